@@ -1,0 +1,43 @@
+# Warden: the two commands a fresh machine needs are `make demo` and `make test`.
+#
+# Everything builds once, in the release profile, and tests share that build
+# (candle is unusably slow unoptimised). Tests and CI run on one thread: a
+# 2-thread run collapses when the other core is busy (shared/MEASURED.md).
+
+CARGO ?= cargo
+WARDEN := target/release/warden
+DEMO_HOME ?= .warden
+QUESTION ?= How many days of paid annual leave does a full-time employee get, and how many unused days can be carried over?
+
+.PHONY: demo models build test lint bench peers clean-demo
+
+models:
+	python3 scripts/fetch-models
+
+build:
+	$(CARGO) build --release --locked
+
+## demo: fetch and verify the models, build, ingest knowledge/ and answer a question.
+demo: models build
+	$(WARDEN) --home $(DEMO_HOME) ingest knowledge
+	$(WARDEN) --home $(DEMO_HOME) ask "$(QUESTION)"
+
+## test: fetch and verify the models, then run the whole test suite (real models).
+test: models
+	RAYON_NUM_THREADS=1 WARDEN_THREADS=1 $(CARGO) test --release --locked -- --test-threads=2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets --locked -- -D warnings
+
+## bench: criterion benchmarks (prompt, generation, TTFT, embeddings, search, memory).
+bench: models
+	$(CARGO) bench --locked --bench warden
+
+## peers: llama.cpp and sentence-transformers measured on the same inputs.
+peers: models
+	bash benches/peers/build-llama-cpp.sh
+	bash benches/peers/llama-bench.sh
+
+clean-demo:
+	rm -rf $(DEMO_HOME)

@@ -1,0 +1,334 @@
+//! Settings: `<home>/warden.toml`, then `WARDEN_*` environment variables, then
+//! command-line flags, validated once into a typed `Config` that is the only
+//! settings value the rest of Warden sees.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::ChunkSettings;
+use crate::model::{SamplingParams, WeightFormat};
+use crate::rag::AskSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}={value} is not valid: {message}")]
+    Env {
+        name: String,
+        value: String,
+        message: String,
+    },
+    #[error("setting `{name}` is invalid: {message}")]
+    Invalid { name: &'static str, message: String },
+    #[error("no home directory: pass --home or set WARDEN_HOME")]
+    NoHome,
+}
+
+/// Every setting, each optional: one layer of configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub models_dir: Option<PathBuf>,
+    pub model: Option<String>,
+    pub weights: Option<String>,
+    pub threads: Option<usize>,
+    pub max_tokens: Option<usize>,
+    pub context_tokens: Option<usize>,
+    pub temperature: Option<f64>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub repeat_penalty: Option<f32>,
+    pub seed: Option<u64>,
+    pub sources: Option<usize>,
+    pub min_score: Option<f32>,
+    pub chunk_min_chars: Option<usize>,
+    pub chunk_max_chars: Option<usize>,
+}
+
+/// Names of the settings, as used in warden.toml and (upper-cased) in `WARDEN_*`.
+const KEYS: &[&str] = &[
+    "models_dir",
+    "model",
+    "weights",
+    "threads",
+    "max_tokens",
+    "context_tokens",
+    "temperature",
+    "top_k",
+    "top_p",
+    "repeat_penalty",
+    "seed",
+    "sources",
+    "min_score",
+    "chunk_min_chars",
+    "chunk_max_chars",
+];
+
+impl RawConfig {
+    /// Reads `path` if it exists.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|err| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: err.to_string(),
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Reads the `WARDEN_*` variables that name settings.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        for key in KEYS {
+            let name = format!("WARDEN_{}", key.to_ascii_uppercase());
+            if let Some(value) = lookup(&name) {
+                let parsed = format!("v = {value}")
+                    .parse::<toml::Table>()
+                    .ok()
+                    .and_then(|mut table| table.remove("v"))
+                    .unwrap_or(toml::Value::String(value.clone()));
+                table.insert((*key).to_string(), parsed);
+            }
+        }
+        let name_of = |message: &str| {
+            KEYS.iter()
+                .find(|key| message.contains(*key))
+                .map(|key| format!("WARDEN_{}", key.to_ascii_uppercase()))
+                .unwrap_or_else(|| "WARDEN_*".into())
+        };
+        table.try_into().map_err(|err: toml::de::Error| {
+            let message = err.to_string();
+            let name = name_of(&message);
+            ConfigError::Env {
+                value: lookup(&name).unwrap_or_default(),
+                name,
+                message,
+            }
+        })
+    }
+
+    /// `self` with every setting that `over` has replaced by it.
+    pub fn overlay(self, over: RawConfig) -> RawConfig {
+        RawConfig {
+            models_dir: over.models_dir.or(self.models_dir),
+            model: over.model.or(self.model),
+            weights: over.weights.or(self.weights),
+            threads: over.threads.or(self.threads),
+            max_tokens: over.max_tokens.or(self.max_tokens),
+            context_tokens: over.context_tokens.or(self.context_tokens),
+            temperature: over.temperature.or(self.temperature),
+            top_k: over.top_k.or(self.top_k),
+            top_p: over.top_p.or(self.top_p),
+            repeat_penalty: over.repeat_penalty.or(self.repeat_penalty),
+            seed: over.seed.or(self.seed),
+            sources: over.sources.or(self.sources),
+            min_score: over.min_score.or(self.min_score),
+            chunk_min_chars: over.chunk_min_chars.or(self.chunk_min_chars),
+            chunk_max_chars: over.chunk_max_chars.or(self.chunk_max_chars),
+        }
+    }
+}
+
+/// The default generation model (measured on the demo questions: see README).
+pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b";
+
+/// Validated settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub home: PathBuf,
+    pub models_dir: PathBuf,
+    pub model: String,
+    pub weights: WeightFormat,
+    pub threads: usize,
+    pub ask: AskSettings,
+    pub chunking: ChunkSettings,
+}
+
+impl Config {
+    /// Layers file, environment and flags over the defaults and validates them.
+    pub fn resolve(home: PathBuf, flags: RawConfig) -> Result<Self, ConfigError> {
+        let file = RawConfig::from_file(&home.join("warden.toml"))?;
+        let env = RawConfig::from_env(|name| std::env::var(name).ok())?;
+        Self::validate(home, file.overlay(env).overlay(flags))
+    }
+
+    pub fn validate(home: PathBuf, raw: RawConfig) -> Result<Self, ConfigError> {
+        let defaults = AskSettings::default();
+        let sampling_defaults = SamplingParams::default();
+        let weights = match raw.weights {
+            Some(text) => text.parse().map_err(|message| ConfigError::Invalid {
+                name: "weights",
+                message,
+            })?,
+            None => WeightFormat::F16,
+        };
+        let positive = |name: &'static str, value: Option<usize>, default: usize| {
+            let value = value.unwrap_or(default);
+            if value == 0 {
+                Err(ConfigError::Invalid {
+                    name,
+                    message: "must be at least 1".into(),
+                })
+            } else {
+                Ok(value)
+            }
+        };
+        let temperature = raw.temperature.unwrap_or(sampling_defaults.temperature);
+        if !(0.0..=5.0).contains(&temperature) {
+            return Err(ConfigError::Invalid {
+                name: "temperature",
+                message: format!("{temperature} is outside 0..=5"),
+            });
+        }
+        if let Some(top_p) = raw.top_p {
+            if !(0.0 < top_p && top_p <= 1.0) {
+                return Err(ConfigError::Invalid {
+                    name: "top_p",
+                    message: format!("{top_p} is outside (0, 1]"),
+                });
+            }
+        }
+        let chunking = ChunkSettings {
+            min_chars: positive(
+                "chunk_min_chars",
+                raw.chunk_min_chars,
+                ChunkSettings::default().min_chars,
+            )?,
+            max_chars: positive(
+                "chunk_max_chars",
+                raw.chunk_max_chars,
+                ChunkSettings::default().max_chars,
+            )?,
+        };
+        if chunking.min_chars > chunking.max_chars {
+            return Err(ConfigError::Invalid {
+                name: "chunk_min_chars",
+                message: "must not exceed chunk_max_chars".into(),
+            });
+        }
+        Ok(Self {
+            models_dir: raw.models_dir.unwrap_or_else(default_models_dir),
+            model: raw.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            weights,
+            threads: positive("threads", raw.threads, default_threads())?,
+            ask: AskSettings {
+                sources: positive("sources", raw.sources, defaults.sources)?,
+                min_score: raw.min_score.unwrap_or(defaults.min_score),
+                max_tokens: positive("max_tokens", raw.max_tokens, defaults.max_tokens)?,
+                context_tokens: positive(
+                    "context_tokens",
+                    raw.context_tokens,
+                    defaults.context_tokens,
+                )?,
+                max_question_chars: defaults.max_question_chars,
+                sampling: SamplingParams {
+                    temperature,
+                    top_k: raw.top_k,
+                    top_p: raw.top_p,
+                    repeat_penalty: raw
+                        .repeat_penalty
+                        .unwrap_or(sampling_defaults.repeat_penalty),
+                    repeat_last_n: sampling_defaults.repeat_last_n,
+                    seed: raw.seed.unwrap_or(sampling_defaults.seed),
+                },
+            },
+            chunking,
+            home,
+        })
+    }
+
+    /// The knowledge store file of the default tenant.
+    pub fn store_path(&self) -> PathBuf {
+        self.home.join("store").join("default.wks")
+    }
+}
+
+/// `--home`, else `WARDEN_HOME`, else the platform's data directory.
+pub fn resolve_home(flag: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+    if let Some(home) = flag {
+        return Ok(home);
+    }
+    if let Some(home) = std::env::var_os("WARDEN_HOME").filter(|home| !home.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    directories::ProjectDirs::from("", "", "warden")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .ok_or(ConfigError::NoHome)
+}
+
+/// `./models` when run from a checkout, else the models folder beside the binary's
+/// checkout, else `models` under the working directory.
+fn default_models_dir() -> PathBuf {
+    let local = PathBuf::from("models");
+    if local.join("manifest.toml").is_file() {
+        return local;
+    }
+    let from_build = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    if from_build.join("manifest.toml").is_file() {
+        return from_build;
+    }
+    local
+}
+
+/// The cores not already busy: a 2-thread run collapses when another process
+/// holds a core (see shared/MEASURED.md).
+pub fn default_threads() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let busy = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|load| load.round() as usize)
+        .unwrap_or(0);
+    cores.saturating_sub(busy).clamp(1, cores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_and_env_values_are_typed() {
+        let env = RawConfig::from_env(|name| match name {
+            "WARDEN_THREADS" => Some("3".into()),
+            "WARDEN_MODEL" => Some("smollm2-135m".into()),
+            _ => None,
+        })
+        .unwrap();
+        let flags = RawConfig {
+            threads: Some(1),
+            ..RawConfig::default()
+        };
+        let config = Config::validate(PathBuf::from("/tmp/h"), env.overlay(flags)).unwrap();
+        assert_eq!(config.threads, 1);
+        assert_eq!(config.model, "smollm2-135m");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let err = RawConfig::from_env(|name| (name == "WARDEN_THREADS").then(|| "many".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("WARDEN_THREADS"), "{err}");
+    }
+
+    #[test]
+    fn zero_threads_is_rejected() {
+        let raw = RawConfig {
+            threads: Some(0),
+            ..RawConfig::default()
+        };
+        assert!(Config::validate(PathBuf::from("/tmp/h"), raw).is_err());
+    }
+}

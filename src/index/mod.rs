@@ -1,0 +1,20 @@
+//! Embeddings and vector search: how a question finds the passages that may
+//! answer it. Never crosses a store boundary: each index covers one store.
+
+pub mod embed;
+pub mod vectors;
+
+pub use embed::Embedder;
+pub use vectors::{Neighbour, VectorIndex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error("embedding model: {message}")]
+    Embedder { message: String },
+    #[error("vector index: {message}")]
+    Vector { message: String },
+    #[error("embedding computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}

@@ -1,0 +1,132 @@
+//! Finding documents and turning them into text. Markdown and plain text for
+//! now; every other extension is reported as skipped, never silently dropped.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+/// A file found under the ingest root.
+pub struct DiscoveredFile {
+    pub path: PathBuf,
+    /// Path relative to the root, with `/` separators.
+    pub relative: String,
+}
+
+/// Text extracted from one document.
+pub struct Extracted {
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not valid UTF-8 text (byte {0})")]
+    NotUtf8(usize),
+    #[error("the file is empty")]
+    Empty,
+}
+
+const SUPPORTED: &[&str] = &["md", "markdown", "txt"];
+
+/// The file in an ingest folder that lists paths to leave out.
+pub const IGNORE_FILE: &str = ".wardenignore";
+
+/// Patterns from `.wardenignore`: one relative path per line; a line ending in
+/// `/` leaves out a whole folder; `#` starts a comment.
+fn ignore_patterns(base: &Path) -> Vec<String> {
+    std::fs::read_to_string(base.join(IGNORE_FILE))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.trim_start_matches("./").to_string())
+        .collect()
+}
+
+fn is_ignored(relative: &str, patterns: &[String]) -> bool {
+    patterns
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('/') {
+            Some(folder) => relative.starts_with(&format!("{folder}/")),
+            None => relative == pattern,
+        })
+}
+
+/// Lists supported files under `root` (or `root` itself), sorted by path.
+/// Hidden files and folders, and paths named in `.wardenignore`, are left out;
+/// unsupported files go to `skipped`.
+pub fn discover(root: &Path, skipped: &mut Vec<String>) -> Vec<DiscoveredFile> {
+    let base = if root.is_file() {
+        root.parent().unwrap_or(Path::new("")).to_path_buf()
+    } else {
+        root.to_path_buf()
+    };
+    let ignored = if root.is_dir() {
+        ignore_patterns(&base)
+    } else {
+        Vec::new()
+    };
+    let mut files = Vec::new();
+    let walker = WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| entry.depth() == 0 || !is_hidden(entry.file_name()));
+    for entry in walker.filter_map(Result::ok) {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path().to_path_buf();
+        let relative = path
+            .strip_prefix(&base)
+            .unwrap_or(&path)
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if is_ignored(&relative, &ignored) {
+            continue;
+        }
+        let extension = path
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension {
+            Some(ext) if SUPPORTED.contains(&ext.as_str()) => {
+                files.push(DiscoveredFile { path, relative })
+            }
+            _ => skipped.push(relative),
+        }
+    }
+    files
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|name| name.starts_with('.'))
+}
+
+/// Reads a document as text and finds its title.
+pub fn extract(path: &Path) -> Result<Extracted, ExtractError> {
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|err| ExtractError::NotUtf8(err.utf8_error().valid_up_to()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+    if text.trim().is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    let title = markdown_title(&text).unwrap_or_else(|| {
+        path.file_stem()
+            .map(|stem| stem.to_string_lossy().replace(['-', '_'], " "))
+            .unwrap_or_default()
+    });
+    Ok(Extracted { title, text })
+}
+
+fn markdown_title(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("# "))
+        .map(|title| title.trim().to_string())
+        .filter(|title| !title.is_empty())
+}

@@ -1,0 +1,108 @@
+//! Loading GGUF weights: read the header, pick the architecture from
+//! `general.architecture`, and build candle's quantised model for it.
+//!
+//! A truncated or corrupt file must give an error, never a panic, so loading
+//! runs behind `catch_unwind` as a last line of defence against panics inside
+//! third-party parsing code.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
+
+use super::ModelError;
+
+/// The architectures Warden can run. Adding one is adding a variant here.
+pub enum ModelWeights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+}
+
+impl ModelWeights {
+    /// Runs the tokens at position `index_pos` and returns the last position's logits.
+    pub fn forward(&mut self, input: &Tensor, index_pos: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Llama(model) => model.forward(input, index_pos),
+            Self::Qwen2(model) => model.forward(input, index_pos),
+        }
+    }
+
+    pub fn clear_kv_cache(&mut self) {
+        match self {
+            Self::Llama(model) => model.clear_kv_cache(),
+            Self::Qwen2(model) => model.clear_kv_cache(),
+        }
+    }
+}
+
+/// Reads the GGUF header (metadata and tensor table) without loading tensors.
+pub fn read_header(path: &Path) -> Result<(File, gguf_file::Content), ModelError> {
+    let corrupt = |message: String| ModelError::CorruptModel {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut file = File::open(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_len = file
+        .metadata()
+        .map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let content = catch_unwind(AssertUnwindSafe(|| gguf_file::Content::read(&mut file)))
+        .map_err(|_| corrupt("the GGUF header could not be parsed".into()))?
+        .map_err(|err| corrupt(err.to_string()))?;
+    // Every tensor must lie inside the file: a truncated download fails here,
+    // with a clear message, rather than deep inside a tensor read.
+    for (name, info) in &content.tensor_infos {
+        let block = info.ggml_dtype.block_size() as u64;
+        let elements = info.shape.elem_count() as u64;
+        let bytes = elements / block.max(1) * info.ggml_dtype.type_size() as u64;
+        let end = content.tensor_data_offset + info.offset + bytes;
+        if end > file_len {
+            return Err(corrupt(format!(
+                "tensor `{name}` ends at byte {end} but the file has {file_len} bytes (truncated?)"
+            )));
+        }
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok((file, content))
+}
+
+/// Builds the model for the architecture the GGUF declares.
+pub fn load_weights(
+    path: &Path,
+    file: &mut File,
+    content: gguf_file::Content,
+    architecture: &str,
+    device: &Device,
+) -> Result<ModelWeights, ModelError> {
+    let corrupt = |message: String| ModelError::CorruptModel {
+        path: path.to_path_buf(),
+        message,
+    };
+    let loaded = catch_unwind(AssertUnwindSafe(|| match architecture {
+        "llama" => quantized_llama::ModelWeights::from_gguf(content, file, device)
+            .map(ModelWeights::Llama)
+            .map_err(|err| corrupt(err.to_string())),
+        "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, file, device)
+            .map(ModelWeights::Qwen2)
+            .map_err(|err| corrupt(err.to_string())),
+        other => Err(ModelError::UnsupportedArchitecture {
+            path: path.to_path_buf(),
+            architecture: other.to_string(),
+        }),
+    }));
+    loaded.map_err(|_| corrupt("loading the tensors panicked".into()))?
+}

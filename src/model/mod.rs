@@ -1,0 +1,369 @@
+//! Local text generation from a pinned GGUF model.
+//!
+//! Straight-line: verify the file against the manifest, read the GGUF header,
+//! build tokenizer, chat template and weights from it, then prefill the prompt
+//! and sample token by token, streaming text pieces to a callback. This module
+//! knows nothing about retrieval or documents.
+
+pub mod gguf;
+pub mod manifest;
+pub mod sampler;
+pub mod template;
+pub mod token_stream;
+pub mod tokenizer;
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+
+pub use manifest::{Manifest, VerifiedFile};
+pub use sampler::SamplingParams;
+pub use template::{ChatMessage, ChatTemplate};
+
+use gguf::ModelWeights;
+use token_stream::TokenStream;
+
+/// Everything that can go wrong loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model `{name}` is not in models/ (expected {path}); run `{fetch}` to fetch and verify the pinned models")]
+    Missing {
+        name: String,
+        path: PathBuf,
+        fetch: &'static str,
+    },
+    #[error("model file {path} does not exist")]
+    FileNotFound { path: PathBuf },
+    #[error("unknown model `{name}`; known generation models: {known} (or give a path to a pinned .gguf file)")]
+    UnknownModel { name: String, known: String },
+    #[error("{path} has sha256 {actual}, but models/manifest.toml pins {expected}; refusing to load it. Delete the file and run `scripts/fetch-models`")]
+    HashMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("{path} (sha256 {sha256}) is not pinned in models/manifest.toml; Warden loads only pinned models. Add an entry with this sha256 after checking where the file came from")]
+    NotPinned { path: PathBuf, sha256: String },
+    #[error("cannot read the model manifest {path}: {source}")]
+    ManifestRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the model manifest {path} is invalid: {message}")]
+    ManifestParse { path: PathBuf, message: String },
+    #[error("{path} is not a usable GGUF model: {message}")]
+    CorruptModel { path: PathBuf, message: String },
+    #[error("{path} declares architecture `{architecture}`, which Warden does not run yet (supported: llama, qwen2)")]
+    UnsupportedArchitecture { path: PathBuf, architecture: String },
+    #[error("tokenizer: {message}")]
+    Tokenizer { message: String },
+    #[error("chat template: {message}")]
+    Template { message: String },
+    #[error("the prompt needs {needed} tokens but the context window allows {available}; shorten the question")]
+    PromptTooLong { needed: usize, available: usize },
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("tensor computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// How the weights are held in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightFormat {
+    /// As shipped in the GGUF (least memory).
+    #[default]
+    Quantized,
+    /// Dequantised to f16 at load: faster prompts, about 3x the memory.
+    F16,
+    /// Dequantised to f32 at load: fastest prompts, most memory.
+    F32,
+}
+
+impl std::str::FromStr for WeightFormat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "quantized" | "q" => Ok(Self::Quantized),
+            "f16" => Ok(Self::F16),
+            "f32" => Ok(Self::F32),
+            other => Err(format!(
+                "unknown weight format `{other}` (expected quantized, f16 or f32)"
+            )),
+        }
+    }
+}
+
+/// Facts about the loaded model, reported with every answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub file: PathBuf,
+    pub sha256: String,
+    pub architecture: String,
+    pub context_length: usize,
+}
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndOfText,
+    MaxTokens,
+    ContextFull,
+    Cancelled,
+}
+
+/// Counts and timings of one generation.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerationStats {
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prompt_ms: f64,
+    pub generation_ms: f64,
+    pub time_to_first_token_ms: f64,
+    pub prompt_tokens_per_s: f64,
+    pub generation_tokens_per_s: f64,
+    pub stop_reason: StopReason,
+}
+
+/// A loaded model: weights, tokenizer, template and stop tokens.
+pub struct LanguageModel {
+    weights: ModelWeights,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    stop_tokens: Vec<u32>,
+    add_bos: Option<u32>,
+    device: Device,
+    pub info: ModelInfo,
+}
+
+/// Tokens that end an assistant turn in the chat formats Warden knows.
+const END_OF_TURN_TOKENS: &[&str] = &[
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "</s>",
+    "<end_of_turn>",
+];
+
+impl LanguageModel {
+    /// Verifies `name_or_path` against the manifest and loads it.
+    pub fn load(
+        manifest: &Manifest,
+        name_or_path: &str,
+        format: WeightFormat,
+    ) -> Result<Self, ModelError> {
+        let verified = manifest.resolve_and_verify(name_or_path)?;
+        Self::load_verified(&verified, format)
+    }
+
+    /// Loads a file that already passed its hash check.
+    pub fn load_verified(
+        verified: &VerifiedFile,
+        format: WeightFormat,
+    ) -> Result<Self, ModelError> {
+        let path = &verified.path;
+        let _span = tracing::info_span!("load_model", path = %path.display()).entered();
+        let (mut file, content) = gguf::read_header(path)?;
+        let architecture = tokenizer::metadata_string(&content, "general.architecture")
+            .ok_or_else(|| ModelError::CorruptModel {
+                path: path.clone(),
+                message: "missing `general.architecture` metadata".into(),
+            })?;
+        let context_length =
+            tokenizer::metadata_u32(&content, &format!("{architecture}.context_length"))
+                .unwrap_or(2048) as usize;
+        let tokenizer = tokenizer::tokenizer_for(&content, path)?;
+        let token_text = |key: &str| {
+            tokenizer::metadata_u32(&content, key)
+                .and_then(|id| tokenizer.id_to_token(id))
+                .unwrap_or_default()
+        };
+        let bos_token = token_text("tokenizer.ggml.bos_token_id");
+        let eos_token = token_text("tokenizer.ggml.eos_token_id");
+        let template = ChatTemplate::new(
+            tokenizer::metadata_string(&content, "tokenizer.chat_template"),
+            bos_token,
+            eos_token,
+        )?;
+        let mut stop_tokens: Vec<u32> =
+            ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"]
+                .iter()
+                .filter_map(|key| tokenizer::metadata_u32(&content, key))
+                .collect();
+        stop_tokens.extend(
+            END_OF_TURN_TOKENS
+                .iter()
+                .filter_map(|text| tokenizer.token_to_id(text)),
+        );
+        stop_tokens.sort_unstable();
+        stop_tokens.dedup();
+        let add_bos = content
+            .metadata
+            .get("tokenizer.ggml.add_bos_token")
+            .and_then(|value| value.to_bool().ok())
+            .unwrap_or(false)
+            .then(|| tokenizer::metadata_u32(&content, "tokenizer.ggml.bos_token_id"))
+            .flatten();
+
+        set_dequantize_mode(format);
+        let device = Device::Cpu;
+        let weights = gguf::load_weights(path, &mut file, content, &architecture, &device)?;
+        Ok(Self {
+            weights,
+            tokenizer,
+            template,
+            stop_tokens,
+            add_bos,
+            device,
+            info: ModelInfo {
+                name: verified.entry.name.clone(),
+                file: path.clone(),
+                sha256: verified.entry.sha256.clone(),
+                architecture,
+                context_length,
+            },
+        })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn template(&self) -> &ChatTemplate {
+        &self.template
+    }
+
+    /// Renders a conversation with the model's chat template.
+    pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, ModelError> {
+        self.template.render(messages)
+    }
+
+    /// Tokenizes prompt text; special-token markup in it becomes special tokens.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, ModelError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|err| ModelError::Tokenizer {
+                message: err.to_string(),
+            })?;
+        let mut ids = Vec::with_capacity(encoding.len() + 1);
+        ids.extend(self.add_bos);
+        ids.extend_from_slice(encoding.get_ids());
+        Ok(ids)
+    }
+
+    /// Counts the tokens of a piece of text (no special additions).
+    pub fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
+        Ok(self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|err| ModelError::Tokenizer {
+                message: err.to_string(),
+            })?
+            .len())
+    }
+
+    /// Generates a continuation of `prompt` (already templated), calling
+    /// `on_text` with each final piece of text. `on_text` may cancel.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        params: &SamplingParams,
+        max_tokens: usize,
+        context_limit: usize,
+        mut on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<GenerationStats, ModelError> {
+        let prompt_ids = self.encode(prompt)?;
+        tracing::debug!(tokens = prompt_ids.len(), ids = ?&prompt_ids[..prompt_ids.len().min(24)], "prompt:\n{prompt}");
+        let window = context_limit.min(self.info.context_length);
+        if prompt_ids.len() + 1 > window {
+            return Err(ModelError::PromptTooLong {
+                needed: prompt_ids.len() + 1,
+                available: window,
+            });
+        }
+        self.weights.clear_kv_cache();
+        let mut sampler = sampler::Sampler::new(params);
+        let mut stream = TokenStream::new(&self.tokenizer);
+        // The repeat penalty looks at generated tokens only: a grounded answer
+        // should be free to repeat the words of its sources.
+        let mut generated_ids: Vec<u32> = Vec::with_capacity(max_tokens);
+        let mut position = prompt_ids.len();
+
+        let started = Instant::now();
+        let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&input, 0)?;
+        let mut next = sampler.next_token(&logits, &generated_ids)?;
+        let prompt_ms = started.elapsed().as_secs_f64() * 1e3;
+        let generation_started = Instant::now();
+
+        let mut generated = 0usize;
+        let mut stop_reason = StopReason::MaxTokens;
+        while generated < max_tokens {
+            if self.stop_tokens.contains(&next) {
+                stop_reason = StopReason::EndOfText;
+                break;
+            }
+            generated += 1;
+            generated_ids.push(next);
+            if let Some(piece) = stream.push(next)? {
+                if on_text(&piece).is_break() {
+                    stop_reason = StopReason::Cancelled;
+                    break;
+                }
+            }
+            if position + 1 >= window {
+                stop_reason = StopReason::ContextFull;
+                break;
+            }
+            if generated == max_tokens {
+                break;
+            }
+            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+            let logits = self.weights.forward(&input, position)?;
+            position += 1;
+            next = sampler.next_token(&logits, &generated_ids)?;
+        }
+        if stop_reason != StopReason::Cancelled {
+            if let Some(rest) = stream.flush()? {
+                let _ = on_text(&rest);
+            }
+        }
+        let generation_ms = generation_started.elapsed().as_secs_f64() * 1e3;
+        Ok(GenerationStats {
+            prompt_tokens: prompt_ids.len(),
+            generated_tokens: generated,
+            prompt_ms,
+            generation_ms,
+            time_to_first_token_ms: prompt_ms,
+            prompt_tokens_per_s: prompt_ids.len() as f64 / (prompt_ms / 1e3).max(1e-9),
+            generation_tokens_per_s: generated.saturating_sub(1) as f64
+                / (generation_ms / 1e3).max(1e-9),
+            stop_reason,
+        })
+    }
+}
+
+/// candle reads its dequantisation switches from the environment, once per
+/// thread, when the first quantised matmul is built; this sets them for the
+/// loading thread.
+fn set_dequantize_mode(format: WeightFormat) {
+    let (all, f16) = match format {
+        WeightFormat::Quantized => ("0", "0"),
+        WeightFormat::F16 => ("0", "1"),
+        WeightFormat::F32 => ("1", "0"),
+    };
+    // SAFETY-free on edition 2021; Warden sets these before spawning workers.
+    std::env::set_var("CANDLE_DEQUANTIZE_ALL", all);
+    std::env::set_var("CANDLE_DEQUANTIZE_ALL_F16", f16);
+}

@@ -1,0 +1,185 @@
+//! The `warden` binary end to end: exit codes, messages, and JSON answers.
+
+use serde_json::Value;
+
+use crate::common::{small_knowledge, stderr, stdout, warden, warden_with_env};
+
+#[test]
+fn ingest_then_ask_json_returns_a_cited_answer_with_sources_and_model_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let folder = small_knowledge(dir.path());
+    let ingest = warden(&home, &["ingest", folder.to_str().unwrap()]);
+    assert!(ingest.status.success(), "{}", stderr(&ingest));
+    assert!(stdout(&ingest).contains("3 added"), "{}", stdout(&ingest));
+
+    let ask = warden(
+        &home,
+        &[
+            "ask",
+            "How many days of paid annual leave does a full-time employee get per year?",
+            "--json",
+            "--model",
+            "smollm2-135m",
+            "--max-tokens",
+            "64",
+        ],
+    );
+    assert!(ask.status.success(), "{}", stderr(&ask));
+    let answer: Value = serde_json::from_str(stdout(&ask).trim()).expect("one JSON object");
+    assert!(
+        answer["answer"].as_str().unwrap().contains("28"),
+        "{answer}"
+    );
+    assert!(
+        !answer["citations"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+    let sources = answer["sources"].as_array().unwrap();
+    assert!(sources.iter().any(|s| s["source"] == "hr/leave-policy.md"));
+    for source in sources {
+        assert!(source["end"].as_u64() > source["start"].as_u64());
+        assert!(source["score"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(
+        answer["model"]["sha256"],
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+    let generation = &answer["timings"]["generation"];
+    assert!(generation["prompt_tokens"].as_u64().unwrap() > 50);
+    assert!(generation["generation_tokens_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn asking_an_empty_knowledge_base_says_to_ingest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(dir.path(), &["ask", "anything?"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("warden ingest"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn ingesting_an_empty_folder_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let home = dir.path().join("home");
+    let output = warden(&home, &["ingest", empty.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no supported documents"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !home.join("store").exists(),
+        "a store was created for nothing"
+    );
+}
+
+#[test]
+fn ingesting_a_missing_path_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(dir.path(), &["ingest", "/no/such/folder"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("/no/such/folder does not exist"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_missing_model_names_the_fetch_command_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let folder = small_knowledge(dir.path());
+    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
+        .status
+        .success());
+    // A models folder where the embedding model is present but the GGUF is not.
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let real = crate::common::models_dir();
+    std::fs::copy(real.join("manifest.toml"), models.join("manifest.toml")).unwrap();
+    for file in [
+        "all-MiniLM-L6-v2.safetensors",
+        "all-MiniLM-L6-v2.tokenizer.json",
+        "all-MiniLM-L6-v2.config.json",
+    ] {
+        std::os::unix::fs::symlink(real.join(file), models.join(file)).unwrap();
+    }
+    let output = warden_with_env(
+        &home,
+        &["ask", "How much leave?", "--model", "smollm2-135m"],
+        &[("WARDEN_MODELS_DIR", models.to_str().unwrap())],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("scripts/fetch-models"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn a_question_longer_than_the_limit_or_the_context_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let folder = small_knowledge(dir.path());
+    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
+        .status
+        .success());
+
+    let huge = "Why? ".repeat(2000);
+    let output = warden(&home, &["ask", &huge, "--model", "smollm2-135m"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the limit is 4000"),
+        "{}",
+        stderr(&output)
+    );
+
+    let long = "Please explain the annual leave rules in detail. ".repeat(60);
+    let output = warden_with_env(
+        &home,
+        &["ask", &long, "--model", "smollm2-135m"],
+        &[("WARDEN_CONTEXT_TOKENS", "512")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("context window allows 512"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn bad_configuration_is_reported_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden_with_env(dir.path(), &["config"], &[("WARDEN_MAX_TOKENS", "lots")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("WARDEN_MAX_TOKENS"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(dir.path().join("warden.toml"), "temperature = 9.0\n").unwrap();
+    let output = warden(dir.path(), &["config"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("temperature"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn models_verify_checks_every_pinned_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(dir.path(), &["models", "verify"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).matches("ok (sha256 verified)").count(), 5);
+}

@@ -1,0 +1,13 @@
+//! Warden's integration tests: one binary, a module per area. Real models,
+//! fetched and verified by `make test` before this runs.
+
+mod common;
+
+mod cli;
+mod generation;
+mod ingest;
+mod model_files;
+mod retrieval;
+mod store;
+mod template;
+mod tokenizer;
