@@ -70,6 +70,8 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the model loader stopped unexpectedly; the file may be damaged")]
+    LoaderPanicked,
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
 }
@@ -215,9 +217,10 @@ impl LanguageModel {
             .then(|| tokenizer::metadata_u32(&content, "tokenizer.ggml.bos_token_id"))
             .flatten();
 
-        set_dequantize_mode(format);
         let device = Device::Cpu;
-        let weights = gguf::load_weights(path, &mut file, content, &architecture, &device)?;
+        let weights = load_weights_as(format, || {
+            gguf::load_weights(path, &mut file, content, &architecture, &device)
+        })?;
         Ok(Self {
             weights,
             tokenizer,
@@ -233,6 +236,12 @@ impl LanguageModel {
                 context_length,
             },
         })
+    }
+
+    /// Makes generation run to `max_tokens` whatever the model emits: for
+    /// benchmarks that must time a fixed number of tokens.
+    pub fn disable_stop_tokens(&mut self) {
+        self.stop_tokens.clear();
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -354,16 +363,25 @@ impl LanguageModel {
     }
 }
 
-/// candle reads its dequantisation switches from the environment, once per
-/// thread, when the first quantised matmul is built; this sets them for the
-/// loading thread.
-fn set_dequantize_mode(format: WeightFormat) {
+/// candle reads its dequantisation switches from the environment once per
+/// thread, when that thread builds its first quantised matmul. Loading on a
+/// fresh thread, with the switches set just before, makes every load honour
+/// its own `WeightFormat`.
+fn load_weights_as<T: Send>(
+    format: WeightFormat,
+    load: impl FnOnce() -> Result<T, ModelError> + Send,
+) -> Result<T, ModelError> {
     let (all, f16) = match format {
         WeightFormat::Quantized => ("0", "0"),
         WeightFormat::F16 => ("0", "1"),
         WeightFormat::F32 => ("1", "0"),
     };
-    // SAFETY-free on edition 2021; Warden sets these before spawning workers.
     std::env::set_var("CANDLE_DEQUANTIZE_ALL", all);
     std::env::set_var("CANDLE_DEQUANTIZE_ALL_F16", f16);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(load)
+            .join()
+            .unwrap_or_else(|_| Err(ModelError::LoaderPanicked))
+    })
 }
