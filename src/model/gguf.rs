@@ -6,11 +6,11 @@
 //! third-party parsing code.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use candle_core::quantized::gguf_file;
+use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
@@ -80,10 +80,64 @@ pub fn read_header(path: &Path) -> Result<(File, gguf_file::Content), ModelError
     Ok((file, content))
 }
 
-/// Builds the model for the architecture the GGUF declares.
-pub fn load_weights(
+/// Rewrites every quantised matrix of the model as `target` (Q8_0, say) and
+/// returns an in-memory GGUF with the same metadata. candle has fast kernels
+/// for some formats and a scalar fallback for others (Q4_1): requantising at
+/// load trades some memory for generation speed. Matrices whose rows do not
+/// divide into `target`'s blocks, and unquantised tensors, are kept as they are.
+pub fn requantize(
     path: &Path,
     file: &mut File,
+    content: &gguf_file::Content,
+    target: GgmlDType,
+) -> Result<(Cursor<Vec<u8>>, gguf_file::Content), ModelError> {
+    let corrupt = |message: String| ModelError::CorruptModel {
+        path: path.to_path_buf(),
+        message,
+    };
+    let device = Device::Cpu;
+    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(content.tensor_infos.len());
+    for name in content.tensor_infos.keys() {
+        let tensor = content
+            .tensor(file, name, &device)
+            .map_err(|err| corrupt(format!("tensor `{name}`: {err}")))?;
+        let dims = tensor.shape().dims().to_vec();
+        let convertible = matches!(
+            tensor.dtype(),
+            dtype if dtype != GgmlDType::F32 && dtype != GgmlDType::F16 && dtype != target
+        ) && dims.len() == 2
+            && dims[1] % target.block_size() == 0
+            && name != "token_embd.weight";
+        let tensor = if convertible {
+            let dense = tensor.dequantize(&device)?;
+            QTensor::quantize(&dense, target)?
+        } else {
+            tensor
+        };
+        tensors.push((name.clone(), tensor));
+    }
+    let metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(key, value)| (key.as_str(), value))
+        .collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors
+        .iter()
+        .map(|(name, tensor)| (name.as_str(), tensor))
+        .collect();
+    let mut buffer = Cursor::new(Vec::new());
+    gguf_file::write(&mut buffer, &metadata, &tensor_refs)?;
+    drop(tensors);
+    buffer.set_position(0);
+    let rewritten = gguf_file::Content::read(&mut buffer)?;
+    buffer.set_position(0);
+    Ok((buffer, rewritten))
+}
+
+/// Builds the model for the architecture the GGUF declares.
+pub fn load_weights<R: Read + Seek>(
+    path: &Path,
+    file: &mut R,
     content: gguf_file::Content,
     architecture: &str,
     device: &Device,

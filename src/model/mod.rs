@@ -87,6 +87,10 @@ pub enum WeightFormat {
     F16,
     /// Dequantised to f32 at load: fastest prompts, most memory.
     F32,
+    /// Requantised to Q8_0 at load: candle's Q8_0 kernels are SIMD, its Q4_1
+    /// ones scalar.
+    #[serde(rename = "q8_0")]
+    Q8_0,
 }
 
 impl std::str::FromStr for WeightFormat {
@@ -96,8 +100,9 @@ impl std::str::FromStr for WeightFormat {
             "quantized" | "q" => Ok(Self::Quantized),
             "f16" => Ok(Self::F16),
             "f32" => Ok(Self::F32),
+            "q8_0" | "q8" => Ok(Self::Q8_0),
             other => Err(format!(
-                "unknown weight format `{other}` (expected quantized, f16 or f32)"
+                "unknown weight format `{other}` (expected quantized, q8_0, f16 or f32)"
             )),
         }
     }
@@ -219,7 +224,13 @@ impl LanguageModel {
 
         let device = Device::Cpu;
         let weights = load_weights_as(format, || {
-            gguf::load_weights(path, &mut file, content, &architecture, &device)
+            if format == WeightFormat::Q8_0 {
+                let target = candle_core::quantized::GgmlDType::Q8_0;
+                let (mut buffer, content) = gguf::requantize(path, &mut file, &content, target)?;
+                gguf::load_weights(path, &mut buffer, content, &architecture, &device)
+            } else {
+                gguf::load_weights(path, &mut file, content, &architecture, &device)
+            }
         })?;
         Ok(Self {
             weights,
@@ -372,7 +383,7 @@ fn load_weights_as<T: Send>(
     load: impl FnOnce() -> Result<T, ModelError> + Send,
 ) -> Result<T, ModelError> {
     let (all, f16) = match format {
-        WeightFormat::Quantized => ("0", "0"),
+        WeightFormat::Quantized | WeightFormat::Q8_0 => ("0", "0"),
         WeightFormat::F16 => ("0", "1"),
         WeightFormat::F32 => ("1", "0"),
     };
