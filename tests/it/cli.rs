@@ -183,3 +183,44 @@ fn models_verify_checks_every_pinned_file() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).matches("ok (sha256 verified)").count(), 5);
 }
+
+#[test]
+fn sources_that_do_not_fit_the_context_are_dropped_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let folder = small_knowledge(dir.path());
+    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
+        .status
+        .success());
+    let output = warden_with_env(
+        &home,
+        &[
+            "ask",
+            "How many days of paid annual leave does a full-time employee get?",
+            "--model",
+            "smollm2-135m",
+            "--max-tokens",
+            "32",
+            "--sources",
+            "3",
+            "--json",
+        ],
+        &[("WARDEN_CONTEXT_TOKENS", "420")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let answer: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let notices = answer["notices"].as_array().unwrap();
+    assert!(
+        notices.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("did not fit the context window")),
+        "{answer}"
+    );
+    let sources = answer["sources"].as_array().unwrap().len();
+    assert!((1..3).contains(&sources), "{sources} sources kept");
+    let generation = &answer["timings"]["generation"];
+    let used = generation["prompt_tokens"].as_u64().unwrap()
+        + generation["generated_tokens"].as_u64().unwrap();
+    assert!(used <= 420, "{used} tokens used in a 420-token window");
+}
