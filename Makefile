@@ -37,7 +37,9 @@ bench: models
 ## peers: llama.cpp and sentence-transformers measured on the same inputs.
 peers: models
 	bash benches/peers/build-llama-cpp.sh
-	bash benches/peers/llama-bench.sh
+	bash benches/peers/llama-bench.sh SmolLM2-135M-Instruct.Q4_1.gguf --save
+	bash benches/peers/llama-bench.sh qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --save
+	target/peers/venv/bin/python benches/peers/sentence-transformers-bench.py
 
 clean-demo:
 	rm -rf $(DEMO_HOME)

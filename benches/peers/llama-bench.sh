@@ -58,7 +58,7 @@ run() {
     err="$(mktemp)"
     "${CMD[@]}" 2>"$err"
     echo
-    echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg) (includes llama-bench's own threads)"
     echo
     echo "## raw jsonl (llama-bench -oe jsonl)"
     grep '^{' "$err" || true

@@ -183,7 +183,7 @@ def main() -> int:
         f"input: {N_SENTENCES} sentences from results/sentences.txt (seed {SEED}); "
         f"tokens incl. [CLS]/[SEP]: mean {r0['tokens_mean']}, min {r0['tokens_min']}, max {r0['tokens_max']}",
         f"method: model.encode(batch_size={BATCH}), 1 warm-up pass over 256 sentences, {RUNS} timed runs, median",
-        f"load average before: {fmt_load(load_before)}; after: {fmt_load(load_after)}",
+        f"load average before: {fmt_load(load_before)}; after: {fmt_load(load_after)} (after includes this benchmark's own threads)",
         "",
         "| torch threads | run times (s) | median (s) | sentences/s |",
         "|---|---|---|---|",

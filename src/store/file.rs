@@ -73,8 +73,19 @@ impl FileStore {
         serde_json::from_slice(body).map_err(|err| self.corrupt(err.to_string()))
     }
 
-    fn encode(snapshot: &Snapshot) -> Vec<u8> {
-        let body = serde_json::to_vec(snapshot).expect("snapshots always serialize");
+    fn encode(&self, snapshot: &Snapshot) -> Result<Vec<u8>, StoreError> {
+        if snapshot
+            .chunks
+            .iter()
+            .any(|chunk| chunk.vector.iter().any(|x| !x.is_finite()))
+        {
+            return Err(StoreError::InvalidSnapshot {
+                message: "a chunk vector holds NaN or infinite values".into(),
+            });
+        }
+        let body = serde_json::to_vec(snapshot).map_err(|err| StoreError::InvalidSnapshot {
+            message: err.to_string(),
+        })?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + CHECKSUM_LEN);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -82,7 +93,7 @@ impl FileStore {
         bytes.extend_from_slice(&body);
         let checksum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&checksum);
-        bytes
+        Ok(bytes)
     }
 }
 
@@ -108,6 +119,7 @@ impl KnowledgeStore for FileStore {
             .and_then(|name| name.to_str())
             .unwrap_or("store");
         let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        let encoded = self.encode(snapshot)?;
         let result = (|| {
             let mut file = OpenOptions::new()
                 .write(true)
@@ -115,8 +127,7 @@ impl KnowledgeStore for FileStore {
                 .truncate(true)
                 .open(&tmp)
                 .map_err(self.io("create", &tmp))?;
-            file.write_all(&Self::encode(snapshot))
-                .map_err(self.io("write", &tmp))?;
+            file.write_all(&encoded).map_err(self.io("write", &tmp))?;
             file.sync_all().map_err(self.io("sync", &tmp))?;
             fs::rename(&tmp, &self.path).map_err(self.io("replace", &self.path))?;
             if let Ok(dir_handle) = File::open(dir) {

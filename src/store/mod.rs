@@ -27,6 +27,8 @@ pub enum StoreError {
     },
     #[error("{path} is not a Warden knowledge store ({message}); restore it from backup or delete it and ingest again")]
     Corrupt { path: PathBuf, message: String },
+    #[error("refusing to commit: {message}; the store was left as it was")]
+    InvalidSnapshot { message: String },
     #[error("{path} was written by a newer Warden (format {found}, this build reads {supported})")]
     UnsupportedVersion {
         path: PathBuf,

@@ -109,3 +109,22 @@ fn vector_index_finds_exact_neighbours_and_rejects_wrong_dimensions() {
     assert!((found[0].similarity - 1.0).abs() < 1e-4);
     assert!(index.add(7, &[0.0; 3]).is_err());
 }
+
+#[test]
+fn embeddings_match_sentence_transformers_reference_vectors() {
+    #[derive(serde::Deserialize)]
+    struct Reference {
+        sentences: Vec<String>,
+        embeddings: Vec<Vec<f32>>,
+    }
+    let path = crate::common::repo().join("benches/peers/results/minilm-reference-embeddings.json");
+    let reference: Reference =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(reference.sentences.len() >= 8);
+    let texts: Vec<&str> = reference.sentences.iter().map(String::as_str).collect();
+    let ours = embedder().embed_all(&texts, |_| {}).unwrap();
+    for ((text, ours), theirs) in texts.iter().zip(&ours).zip(&reference.embeddings) {
+        let cosine: f32 = ours.iter().zip(theirs).map(|(a, b)| a * b).sum();
+        assert!(cosine > 0.9999, "cosine {cosine} for {text:?}");
+    }
+}
