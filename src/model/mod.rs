@@ -152,14 +152,22 @@ pub struct LanguageModel {
     pub info: ModelInfo,
 }
 
-/// Tokens that end an assistant turn in the chat formats Warden knows.
+/// Tokens that end generation in the model families Warden knows: the end of
+/// a turn, and the repository/fill-in-the-middle markers code models may emit
+/// (the same end-of-generation set llama.cpp derives, checked in tests).
 const END_OF_TURN_TOKENS: &[&str] = &[
     "<|im_end|>",
     "<|endoftext|>",
     "<|eot_id|>",
+    "<|eom_id|>",
     "<|end|>",
     "</s>",
     "<end_of_turn>",
+    "<EOT>",
+    "<reponame>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
 ];
 
 impl LanguageModel {
@@ -253,6 +261,11 @@ impl LanguageModel {
     /// benchmarks that must time a fixed number of tokens.
     pub fn disable_stop_tokens(&mut self) {
         self.stop_tokens.clear();
+    }
+
+    /// The token ids that end generation.
+    pub fn stop_tokens(&self) -> &[u32] {
+        &self.stop_tokens
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {

@@ -224,3 +224,32 @@ fn sources_that_do_not_fit_the_context_are_dropped_with_a_note() {
         + generation["generated_tokens"].as_u64().unwrap();
     assert!(used <= 420, "{used} tokens used in a 420-token window");
 }
+
+#[test]
+fn a_question_nothing_in_the_documents_matches_is_answered_without_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let folder = small_knowledge(dir.path());
+    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
+        .status
+        .success());
+    let output = warden(
+        &home,
+        &[
+            "ask",
+            "zebra quartz saxophone nebula",
+            "--json",
+            "--model",
+            "smollm2-135m",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let answer: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(answer["answered_by_model"], false, "{answer}");
+    assert_eq!(
+        answer["answer"],
+        "I could not find this in the knowledge base."
+    );
+    assert!(answer["sources"].as_array().unwrap().is_empty());
+    assert!(answer["timings"]["generation"].is_null());
+}

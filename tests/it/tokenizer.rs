@@ -62,3 +62,30 @@ fn smollm2_ids_match_llama_cpp_and_round_trip() {
 fn qwen2_ids_match_llama_cpp_and_round_trip() {
     check_model(crate::common::QWEN2);
 }
+
+#[test]
+fn stop_tokens_are_llama_cpps_end_of_generation_set() {
+    let metadata: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::repo().join("tests/fixtures/gguf_metadata.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let manifest = manifest();
+    for name in [crate::common::SMOLLM2, crate::common::QWEN2] {
+        let entry = manifest.entry(name).unwrap();
+        let mut expected: Vec<u32> = metadata["models"][&entry.file]["llama_cpp"]["eog_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_u64().unwrap() as u32)
+            .collect();
+        expected.sort_unstable();
+        let model = warden::model::LanguageModel::load(
+            &manifest,
+            name,
+            warden::model::WeightFormat::Quantized,
+        )
+        .unwrap();
+        assert_eq!(model.stop_tokens(), expected.as_slice(), "{name}");
+    }
+}
