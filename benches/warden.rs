@@ -20,6 +20,10 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use warden::index::{Embedder, VectorIndex};
 use warden::model::{ChatMessage, LanguageModel, Manifest, SamplingParams, WeightFormat};
 
+/// The same allocator as the `warden` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PROMPT_TOKENS: usize = 278;
 const DECODE_TOKENS: usize = 64;
 

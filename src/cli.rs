@@ -259,8 +259,15 @@ fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
             config.home.display()
         );
     }
+    let spinner = ProgressBar::new_spinner().with_message(format!(
+        "verifying and loading {} ({:?} weights)",
+        config.model, config.weights
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let model = LanguageModel::load(&manifest, &config.model, config.weights)
-        .with_context(|| format!("loading model `{}`", config.model))?;
+        .with_context(|| format!("loading model `{}`", config.model));
+    spinner.finish_and_clear();
+    let model = model?;
     Ok(Pipeline::new(retriever, model, config.ask.clone()))
 }
 

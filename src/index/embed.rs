@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
+use super::bert::{mean_pool_normalized, BertConfig, BertEncoder};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::IndexError;
@@ -26,7 +26,7 @@ pub const MAX_TOKENS: usize = 256;
 pub const BATCH_SIZE: usize = 32;
 
 pub struct Embedder {
-    model: BertModel,
+    model: BertEncoder,
     tokenizer: Tokenizer,
     device: Device,
     pub dimensions: usize,
@@ -73,7 +73,7 @@ impl Embedder {
             VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device)
                 .map_err(|err| fail(weights, &err))?
         };
-        let model = BertModel::load(vb, &config).map_err(|err| fail(weights, &err))?;
+        let model = BertEncoder::load(vb, &config).map_err(|err| fail(weights, &err))?;
         Ok(Self {
             model,
             tokenizer,
@@ -130,16 +130,7 @@ impl Embedder {
         let ids = rows(&|e| e.get_ids().to_vec())?;
         let type_ids = rows(&|e| e.get_type_ids().to_vec())?;
         let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean
-            .sqr()?
-            .sum_keepdim(1)?
-            .sqrt()?
-            .clamp(1e-12f32, f32::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        let hidden = self.model.forward(&ids, &type_ids, &mask)?;
+        Ok(mean_pool_normalized(&hidden, &mask)?.to_vec2::<f32>()?)
     }
 }

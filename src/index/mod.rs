@@ -1,6 +1,7 @@
 //! Embeddings and vector search: how a question finds the passages that may
 //! answer it. Never crosses a store boundary: each index covers one store.
 
+pub mod bert;
 pub mod embed;
 pub mod vectors;
 

@@ -2,7 +2,18 @@
 
 use serde_json::Value;
 
+use std::path::{Path, PathBuf};
+
 use crate::common::{small_knowledge, stderr, stdout, warden, warden_with_env};
+
+/// A home under `dir` with the small demo knowledge ingested.
+fn home_with_small_knowledge(dir: &Path) -> PathBuf {
+    let home = dir.join("home");
+    let folder = small_knowledge(dir);
+    let output = warden(&home, &["ingest", folder.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    home
+}
 
 #[test]
 fn ingest_then_ask_json_returns_a_cited_answer_with_sources_and_model_hash() {
@@ -96,11 +107,7 @@ fn ingesting_a_missing_path_fails_clearly() {
 #[test]
 fn a_missing_model_names_the_fetch_command_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let folder = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
-        .status
-        .success());
+    let home = home_with_small_knowledge(dir.path());
     // A models folder where the embedding model is present but the GGUF is not.
     let models = dir.path().join("models");
     std::fs::create_dir(&models).unwrap();
@@ -127,11 +134,7 @@ fn a_missing_model_names_the_fetch_command_and_exits_non_zero() {
 #[test]
 fn a_question_longer_than_the_limit_or_the_context_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let folder = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
-        .status
-        .success());
+    let home = home_with_small_knowledge(dir.path());
 
     let huge = "Why? ".repeat(2000);
     let output = warden(&home, &["ask", &huge, "--model", "smollm2-135m"]);
@@ -187,11 +190,7 @@ fn models_verify_checks_every_pinned_file() {
 #[test]
 fn sources_that_do_not_fit_the_context_are_dropped_with_a_note() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let folder = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
-        .status
-        .success());
+    let home = home_with_small_knowledge(dir.path());
     let output = warden_with_env(
         &home,
         &[
@@ -228,11 +227,7 @@ fn sources_that_do_not_fit_the_context_are_dropped_with_a_note() {
 #[test]
 fn a_question_nothing_in_the_documents_matches_is_answered_without_the_model() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let folder = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", folder.to_str().unwrap()])
-        .status
-        .success());
+    let home = home_with_small_knowledge(dir.path());
     let output = warden(
         &home,
         &[
