@@ -25,10 +25,10 @@ pub struct EvalQuestion {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}: {message}")]
     Parse {
@@ -42,9 +42,9 @@ pub enum EvalError {
 
 /// Reads a JSON-lines question set.
 pub fn load_questions(path: &Path) -> Result<Vec<EvalQuestion>, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| EvalError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     text.lines()
         .enumerate()

@@ -26,7 +26,15 @@ pub enum ExtractError {
     NotUtf8(usize),
     #[error("the file is empty")]
     Empty,
+    #[error(
+        "the file is {size} bytes; documents larger than {limit} bytes are refused (split it)"
+    )]
+    TooLarge { size: u64, limit: u64 },
 }
+
+/// Largest document accepted: far beyond any policy or manual, small enough
+/// that one file cannot exhaust memory during chunking and embedding.
+pub const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 const SUPPORTED: &[&str] = &["md", "markdown", "txt"];
 
@@ -109,6 +117,13 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 
 /// Reads a document as text and finds its title.
 pub fn extract(path: &Path) -> Result<Extracted, ExtractError> {
+    let size = std::fs::metadata(path)?.len();
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(ExtractError::TooLarge {
+            size,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
     let bytes = std::fs::read(path)?;
     let text = String::from_utf8(bytes)
         .map_err(|err| ExtractError::NotUtf8(err.utf8_error().valid_up_to()))?;

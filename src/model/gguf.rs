@@ -45,15 +45,15 @@ pub fn read_header(path: &Path) -> Result<(File, gguf_file::Content), ModelError
         path: path.to_path_buf(),
         message,
     };
-    let mut file = File::open(path).map_err(|source| ModelError::Io {
+    let mut file = File::open(path).map_err(|error| ModelError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let file_len = file
         .metadata()
-        .map_err(|source| ModelError::Io {
+        .map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?
         .len();
     let content = catch_unwind(AssertUnwindSafe(|| gguf_file::Content::read(&mut file)))
@@ -73,9 +73,9 @@ pub fn read_header(path: &Path) -> Result<(File, gguf_file::Content), ModelError
         }
     }
     file.seek(SeekFrom::Start(0))
-        .map_err(|source| ModelError::Io {
+        .map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     Ok((file, content))
 }

@@ -55,9 +55,9 @@ impl Manifest {
     /// Reads `<models_dir>/manifest.toml`.
     pub fn load(models_dir: &Path) -> Result<Self, ModelError> {
         let path = models_dir.join("manifest.toml");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::ManifestRead {
+        let text = std::fs::read_to_string(&path).map_err(|error| ModelError::ManifestRead {
             path: path.clone(),
-            source,
+            error,
         })?;
         let parsed: ManifestFile =
             toml::from_str(&text).map_err(|err| ModelError::ManifestParse {
@@ -162,9 +162,9 @@ impl Manifest {
 
 /// Streams a file through SHA-256 and returns the lowercase hex digest.
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let io_error = |source| ModelError::Io {
+    let io_error = |error| ModelError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut file = File::open(path).map_err(io_error)?;
     let mut hasher = Sha256::new();

@@ -48,10 +48,10 @@ pub enum ModelError {
     },
     #[error("{path} (sha256 {sha256}) is not pinned in models/manifest.toml; Warden loads only pinned models. Add an entry with this sha256 after checking where the file came from")]
     NotPinned { path: PathBuf, sha256: String },
-    #[error("cannot read the model manifest {path}: {source}")]
+    #[error("cannot read the model manifest {path}: {error}; point --models-dir or WARDEN_MODELS_DIR at the folder holding manifest.toml")]
     ManifestRead {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the model manifest {path} is invalid: {message}")]
     ManifestParse { path: PathBuf, message: String },
@@ -65,10 +65,10 @@ pub enum ModelError {
     Template { message: String },
     #[error("the prompt needs {needed} tokens but the context window allows {available}; shorten the question")]
     PromptTooLong { needed: usize, available: usize },
-    #[error("i/o error on {path}: {source}")]
+    #[error("i/o error on {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the model loader stopped unexpectedly; the file may be damaged")]
     LoaderPanicked,

@@ -35,10 +35,10 @@ impl FileStore {
 
     fn io(&self, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.to_path_buf();
-        move |source| StoreError::Io {
+        move |error| StoreError::Io {
             action,
             path,
-            source,
+            error,
         }
     }
 

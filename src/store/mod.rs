@@ -19,11 +19,11 @@ pub use memory::MemoryStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {error}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a Warden knowledge store ({message}); restore it from backup or delete it and ingest again")]
     Corrupt { path: PathBuf, message: String },

@@ -164,3 +164,23 @@ fn an_empty_folder_is_an_error() {
     .unwrap_err();
     assert!(matches!(err, IngestError::NothingToIngest { .. }), "{err}");
 }
+
+#[test]
+fn a_huge_file_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = std::fs::File::create(dir.path().join("dump.txt")).unwrap();
+    huge.set_len(warden::ingest::extract::MAX_DOCUMENT_BYTES + 1)
+        .unwrap();
+    let store = MemoryStore::new();
+    let err = ingest_path(
+        dir.path(),
+        &store,
+        &embedder(),
+        &ChunkSettings::default(),
+        &mut (),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("dump.txt"), "{err}");
+    assert!(err.to_string().contains("larger than"), "{err}");
+    assert!(store.load().unwrap().documents.is_empty());
+}
