@@ -390,11 +390,16 @@ impl LanguageModel {
 /// candle reads its dequantisation switches from the environment once per
 /// thread, when that thread builds its first quantised matmul. Loading on a
 /// fresh thread, with the switches set just before, makes every load honour
-/// its own `WeightFormat`.
+/// its own `WeightFormat`; the lock keeps two concurrent loads from changing
+/// the switches under each other.
 fn load_weights_as<T: Send>(
     format: WeightFormat,
     load: impl FnOnce() -> Result<T, ModelError> + Send,
 ) -> Result<T, ModelError> {
+    static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_load_at_a_time = LOADING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let (all, f16) = match format {
         WeightFormat::Quantized | WeightFormat::Q8_0 => ("0", "0"),
         WeightFormat::F16 => ("0", "1"),
