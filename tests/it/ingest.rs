@@ -5,6 +5,20 @@ use warden::store::{FileStore, KnowledgeStore, MemoryStore};
 
 use crate::common::{demo_retriever, embedder, knowledge_dir, small_knowledge};
 
+/// Ingests `folder` into `store` with the default chunking and no progress output.
+fn ingest_into(
+    folder: &std::path::Path,
+    store: &dyn KnowledgeStore,
+) -> Result<warden::ingest::IngestReport, IngestError> {
+    ingest_path(
+        folder,
+        store,
+        &embedder(),
+        &ChunkSettings::default(),
+        &mut (),
+    )
+}
+
 #[test]
 fn every_chunk_span_points_at_its_text_in_the_document() {
     let snapshot = demo_retriever().snapshot();
@@ -57,25 +71,11 @@ fn reingesting_unchanged_files_changes_nothing_and_edits_replace_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let folder = small_knowledge(dir.path());
     let store = MemoryStore::new();
-    let first = ingest_path(
-        &folder,
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap();
+    let first = ingest_into(&folder, &store).unwrap();
     assert_eq!(first.added.len(), 3);
     let before = store.load().unwrap();
 
-    let second = ingest_path(
-        &folder,
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap();
+    let second = ingest_into(&folder, &store).unwrap();
     assert_eq!(second.unchanged.len(), 3);
     assert_eq!(second.chunks_embedded, 0);
     assert_eq!(store.load().unwrap(), before);
@@ -85,14 +85,7 @@ fn reingesting_unchanged_files_changes_nothing_and_edits_replace_chunks() {
         "# VPN\n\nUse the new client.\n",
     )
     .unwrap();
-    let third = ingest_path(
-        &folder,
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap();
+    let third = ingest_into(&folder, &store).unwrap();
     assert_eq!(third.updated, vec!["it-security/vpn-setup.md".to_string()]);
     let after = store.load().unwrap();
     let vpn = after
@@ -117,26 +110,12 @@ fn an_unreadable_file_fails_the_run_and_leaves_the_store_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let folder = small_knowledge(dir.path());
     let store = FileStore::new(dir.path().join("home/store/default.wks"));
-    ingest_path(
-        &folder,
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap();
+    ingest_into(&folder, &store).unwrap();
     let bytes_before = std::fs::read(store.path()).unwrap();
 
     std::fs::write(folder.join("new-policy.md"), "# New\n\nA fresh document.\n").unwrap();
     std::fs::write(folder.join("broken.txt"), [0x66, 0x6f, 0xff, 0xfe, 0x00]).unwrap();
-    let err = ingest_path(
-        &folder,
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap_err();
+    let err = ingest_into(&folder, &store).unwrap_err();
     assert!(
         matches!(err, IngestError::Unreadable { count: 1, .. }),
         "{err}"
@@ -154,14 +133,7 @@ fn an_empty_folder_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("image.png"), [0u8; 4]).unwrap();
     let store = MemoryStore::new();
-    let err = ingest_path(
-        dir.path(),
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap_err();
+    let err = ingest_into(dir.path(), &store).unwrap_err();
     assert!(matches!(err, IngestError::NothingToIngest { .. }), "{err}");
 }
 
@@ -172,14 +144,7 @@ fn a_huge_file_is_refused_before_it_is_read() {
     huge.set_len(warden::ingest::extract::MAX_DOCUMENT_BYTES + 1)
         .unwrap();
     let store = MemoryStore::new();
-    let err = ingest_path(
-        dir.path(),
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .unwrap_err();
+    let err = ingest_into(dir.path(), &store).unwrap_err();
     assert!(err.to_string().contains("dump.txt"), "{err}");
     assert!(err.to_string().contains("larger than"), "{err}");
     assert!(store.load().unwrap().documents.is_empty());
