@@ -9,6 +9,8 @@
 //!   (throughput = generated tokens/s, prefill of 9 tokens included).
 //! - `embed/minilm`: 256 sentences of ~45 tokens, batch 32 (sentences/s).
 //! - `search/hnsw-<n>`: top-10 cosine queries over n random 384-d vectors.
+//! - `verify/answer-300-tokens-5-chunks`: citation verification of a
+//!   ~300-token answer (15 sentences, some unsupported) against 5 demo chunks.
 //!
 //! Peak resident memory after each model load is printed at the end.
 
@@ -17,6 +19,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use warden::guard::{CitationVerifier, SourceText, VerifierSettings};
 use warden::index::{Embedder, VectorIndex};
 use warden::model::{ChatMessage, LanguageModel, Manifest, SamplingParams, WeightFormat};
 
@@ -139,6 +142,91 @@ fn bench_embeddings(c: &mut Criterion, memory: &mut Vec<String>) {
     group.finish();
 }
 
+/// Five chunks of demo knowledge and an answer of ~300 tokens citing them:
+/// copied, paraphrased and altered sentences.
+fn verification_case() -> (Vec<(String, String)>, String) {
+    let documents = [
+        "hr/leave-policy.md",
+        "finance/expenses-policy.md",
+        "it-security/password-mfa-policy.md",
+        "finance/payment-details-change.md",
+        "hr/remote-work-policy.md",
+    ];
+    let mut chunks = Vec::new();
+    for document in documents {
+        let text = std::fs::read_to_string(repo().join("knowledge").join(document)).unwrap();
+        let title = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("# ")
+            .to_string();
+        // A chunk-sized passage from the body, on a line boundary.
+        let start = text.find("\n## ").unwrap_or(0);
+        let mut end = (start + 850).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        chunks.push((title, text[start..end].to_string()));
+    }
+    let mut answer = String::new();
+    for (index, (_, chunk)) in chunks.iter().enumerate() {
+        let sentences: Vec<&str> = chunk
+            .split(['.', '\n'])
+            .map(str::trim)
+            .filter(|s| s.len() > 40 && !s.starts_with('#') && !s.starts_with('|'))
+            .take(3)
+            .collect();
+        for (n, sentence) in sentences.iter().enumerate() {
+            let sentence = sentence.trim_start_matches(['-', '*', ' ']);
+            match n {
+                0 => answer.push_str(&format!("According to [{}], {sentence}. ", index + 1)),
+                1 => answer.push_str(&format!("{sentence} [{}]. ", index + 1)),
+                // Altered: every digit changed, or an unsupported addition.
+                _ => {
+                    let altered: String = sentence
+                        .chars()
+                        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                        .collect();
+                    let altered = if altered == sentence {
+                        format!("{sentence}, and this also applies to contractors abroad")
+                    } else {
+                        altered
+                    };
+                    answer.push_str(&format!("{altered} [{}]. ", index + 1))
+                }
+            }
+        }
+    }
+    (chunks, answer.trim_end().to_string())
+}
+
+fn bench_verify(c: &mut Criterion, embedder: &Embedder) {
+    let vectors = std::sync::Arc::new(embedder.word_vectors().unwrap());
+    let verifier = CitationVerifier::new(VerifierSettings::default(), Some(vectors));
+    let (chunks, answer) = verification_case();
+    let sources: Vec<SourceText> = chunks
+        .iter()
+        .map(|(title, text)| SourceText::new(title, text))
+        .collect();
+    let manifest = Manifest::load(&repo().join("models")).unwrap();
+    let qwen =
+        LanguageModel::load(&manifest, "qwen2.5-coder-0.5b", WeightFormat::Quantized).unwrap();
+    let tokens = qwen.count_tokens(&answer).unwrap();
+    let verification = verifier.verify(&answer, &sources);
+    println!(
+        "verify case: answer of {tokens} tokens, {} sentences ({} not grounded) against {} chunks",
+        verification.sentences.len(),
+        verification.ungrounded(),
+        sources.len()
+    );
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("answer-300-tokens-5-chunks", |b| {
+        b.iter(|| verifier.verify(&answer, &sources))
+    });
+    group.finish();
+}
+
 fn random_unit_vectors(count: usize, dimensions: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut state = seed.max(1);
     let mut next = move || {
@@ -191,32 +279,33 @@ fn main() {
         .measurement_time(Duration::from_secs(15))
         .configure_from_args();
     let mut memory = Vec::new();
-    bench_model(
-        &mut criterion,
-        &mut memory,
-        "smollm2-135m",
-        WeightFormat::Quantized,
-    );
-    bench_model(
-        &mut criterion,
-        &mut memory,
-        "smollm2-135m",
-        WeightFormat::F16,
-    );
-    bench_model(
-        &mut criterion,
-        &mut memory,
-        "smollm2-135m",
-        WeightFormat::F32,
-    );
-    bench_model(
-        &mut criterion,
-        &mut memory,
-        "qwen2.5-coder-0.5b",
-        WeightFormat::F16,
-    );
-    bench_embeddings(&mut criterion, &mut memory);
-    bench_search(&mut criterion);
+    // A filter argument (`cargo bench -- verify`) skips the other groups' set-up too.
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    let wants = |group: &str| {
+        filter
+            .as_deref()
+            .is_none_or(|filter| group.contains(filter) || filter.contains(group))
+    };
+    if wants("prefill") || wants("decode") {
+        for (model, weights) in [
+            ("smollm2-135m", WeightFormat::Quantized),
+            ("smollm2-135m", WeightFormat::F16),
+            ("smollm2-135m", WeightFormat::F32),
+            ("qwen2.5-coder-0.5b", WeightFormat::F16),
+        ] {
+            bench_model(&mut criterion, &mut memory, model, weights);
+        }
+    }
+    if wants("embed") {
+        bench_embeddings(&mut criterion, &mut memory);
+    }
+    if wants("search") {
+        bench_search(&mut criterion);
+    }
+    if wants("verify") {
+        let manifest = Manifest::load(&repo().join("models")).unwrap();
+        bench_verify(&mut criterion, &Embedder::load(&manifest).unwrap());
+    }
     criterion.final_summary();
     println!("\nmemory:");
     for line in memory {

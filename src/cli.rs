@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{resolve_home, Config, RawConfig};
 use crate::eval;
+use crate::guard::grounding::UNVERIFIED_MARK;
+use crate::guard::{CitationPolicy, CitationVerifier, Outcome, SourceText, Verdict};
 use crate::index::Embedder;
 use crate::ingest::{ingest_path, IngestProgress};
 use crate::model::{LanguageModel, Manifest};
@@ -53,6 +55,10 @@ enum Command {
     Ask(AskArgs),
     /// Run the labelled question set through the whole pipeline and score it.
     Eval(EvalArgs),
+    /// Check answers from any model against their sources: reads JSON lines
+    /// `{"answer": "...", "sources": [{"id": "...", "text": "..."}]}` on stdin and
+    /// writes one JSON line of per-sentence verdicts per input line.
+    Verify,
     /// Inspect and verify the pinned models.
     Models {
         #[command(subcommand)]
@@ -111,6 +117,19 @@ struct EvalArgs {
     /// Print one JSON line per question and a summary line.
     #[arg(long)]
     json: bool,
+    /// Measure the citation verifier on the labelled pairs instead (no language model).
+    #[arg(long)]
+    verifier: bool,
+    /// With --verifier: grid-search the verifier's thresholds on the first set.
+    #[arg(long, requires = "verifier")]
+    calibrate: bool,
+    /// Labelled pair sets for --verifier; the first is the calibration part.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "knowledge/eval/verification-a.jsonl,knowledge/eval/verification-b.jsonl"
+    )]
+    pairs: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -159,6 +178,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Ingest { path, json } => ingest(&config, &path, json),
         Command::Ask(args) => ask(&config, &args.question, args.json),
         Command::Eval(args) => evaluate(&config, &args),
+        Command::Verify => verify_stdin(&config),
         Command::Models { action } => models(&config, action),
         Command::Config => {
             println!("{}", serde_json::to_string_pretty(&config)?);
@@ -268,10 +288,13 @@ fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
         .with_context(|| format!("loading model `{}`", config.model));
     spinner.finish_and_clear();
     let model = model?;
-    Ok(Pipeline::new(retriever, model, config.ask.clone()))
+    Ok(Pipeline::new(retriever, model, config.ask.clone())?)
 }
 
 fn evaluate(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    if args.verifier {
+        return evaluate_verifier(config, args);
+    }
     let mut questions = eval::load_questions(&args.set)?;
     questions.truncate(args.limit.unwrap_or(usize::MAX));
     let mut pipeline = open_pipeline(config)?;
@@ -282,13 +305,15 @@ fn evaluate(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&outcome)?);
         } else {
             println!(
-                "{} {:<5} retrieved={} facts={} cited_gold={} refused={}  {}",
+                "{} {:<5} retrieved={} facts={} cited_gold={} {:?} unsupported={}/{}  {}",
                 if outcome.correct() { "PASS" } else { "FAIL" },
                 outcome.id,
                 outcome.gold_retrieved as u8,
                 outcome.facts_found as u8,
                 outcome.cites_gold as u8,
-                outcome.refused as u8,
+                outcome.outcome,
+                outcome.draft_unsupported,
+                outcome.draft_claims,
                 outcome
                     .answer
                     .replace('\n', " ")
@@ -299,67 +324,363 @@ fn evaluate(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         outcomes.push(outcome);
     }
-    let summary = eval::summarise(&config.model, &outcomes);
+    let summary = eval::summarise(&config.model, config.ask.grounding.policy, &outcomes);
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!(
-            "model {}: answerable {}/{} correct (facts + gold cited), facts {}, cited {}, gold retrieved {}, wrongly refused {}; unanswerable {}/{} declined; mean {:.0} ms",
-            summary.model,
-            summary.correct_answerable,
-            summary.answerable,
-            summary.facts_found,
-            summary.cited,
-            summary.gold_retrieved,
-            summary.refused_answerable,
-            summary.refused_unanswerable,
-            summary.unanswerable,
-            summary.mean_ms
-        );
+        print_eval_summary(&summary);
     }
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_eval_summary(s: &eval::EvalSummary) {
+    let share =
+        |n: usize, of: usize| format!("{n}/{of} ({:.0}%)", 100.0 * n as f64 / of.max(1) as f64);
+    println!("\nmodel {}, citation policy {}", s.model, s.policy);
+    println!(
+        "  answer accuracy (gold facts + gold document cited): {}",
+        share(s.correct_answerable, s.answerable)
+    );
+    println!(
+        "  gold document recall@1/3/5: {} / {} / {}",
+        share(s.recall_at_1, s.answerable),
+        share(s.recall_at_3, s.answerable),
+        share(s.recall_at_5, s.answerable)
+    );
+    println!(
+        "  citation recall / precision (ALCE, judged by the verifier): drafts {:.3} / {:.3}, shown {:.3} / {:.3}",
+        s.draft_citation_recall, s.draft_citation_precision, s.citation_recall, s.citation_precision
+    );
+    println!(
+        "  unsupported sentences: {} of the drafts, {} of what was shown as fact",
+        share(s.draft_unsupported, s.draft_claims),
+        share(s.shown_unsupported, s.shown_claims)
+    );
+    println!(
+        "  unanswerable: {} refused, {} refused or withheld with quotes",
+        share(s.refused_unanswerable, s.unanswerable),
+        share(s.withheld_unanswerable, s.unanswerable)
+    );
+    println!(
+        "  answerable: {} refused, {} refused or withheld with quotes",
+        share(s.refused_answerable, s.answerable),
+        share(s.withheld_answerable, s.answerable)
+    );
+    println!(
+        "  latency: mean {:.0} ms, p50 {:.0} ms, p95 {:.0} ms; verification mean {:.2} ms",
+        s.mean_ms, s.p50_ms, s.p95_ms, s.mean_verify_ms
+    );
+    println!("  the same drafts under each policy (accuracy / unanswerable withheld / answerable withheld):");
+    for (policy, correct, unanswerable, answerable) in &s.by_policy {
+        println!(
+            "    {:<9} {} / {} / {}",
+            format!("{policy:?}").to_lowercase(),
+            share(*correct, s.answerable),
+            share(*unanswerable, s.unanswerable),
+            share(*answerable, s.answerable)
+        );
+    }
+    println!("  retrieval floor (top score ≥ floor): answerable kept / unanswerable rejected:");
+    for (floor, kept, rejected) in &s.floors {
+        println!(
+            "    {floor:.3}  {} / {}",
+            share(*kept, s.answerable),
+            share(*rejected, s.unanswerable)
+        );
+    }
+}
+
+/// Longest input line `warden verify` accepts.
+const MAX_VERIFY_LINE_BYTES: usize = 4 << 20;
+
+fn verify_stdin(config: &Config) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    let manifest = Manifest::load(&config.models_dir)?;
+    let embedder = Embedder::load(&manifest)?;
+    let verifier = CitationVerifier::new(
+        config.ask.verifier.clone(),
+        Some(std::sync::Arc::new(embedder.word_vectors()?)),
+    );
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut buffer = Vec::new();
+    let mut line_number = 0usize;
+    loop {
+        buffer.clear();
+        let read = std::io::Read::take(&mut input, MAX_VERIFY_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buffer)
+            .context("reading stdin")?;
+        if read == 0 {
+            break;
+        }
+        line_number += 1;
+        let too_long = buffer.len() > MAX_VERIFY_LINE_BYTES && !buffer.ends_with(b"\n");
+        if too_long {
+            // Skip the rest of the oversized line.
+            let mut sink = Vec::new();
+            input
+                .read_until(b'\n', &mut sink)
+                .context("reading stdin")?;
+        }
+        let reply = if too_long {
+            Err(format!("line is longer than {MAX_VERIFY_LINE_BYTES} bytes"))
+        } else {
+            match std::str::from_utf8(&buffer) {
+                Err(_) => Err("line is not valid UTF-8".to_string()),
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => verify_request(&verifier, text),
+            }
+        };
+        let value = match reply {
+            Ok(mut value) => {
+                value["line"] = serde_json::json!(line_number);
+                value
+            }
+            Err(message) => serde_json::json!({
+                "line": line_number,
+                "error": {"message": message, "type": "invalid_request"}
+            }),
+        };
+        writeln!(out, "{value}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    answer: String,
+    sources: Vec<VerifySource>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifySource {
+    #[serde(default)]
+    id: Option<String>,
+    text: String,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// One `warden verify` request → its verdicts, or why it cannot be read.
+fn verify_request(verifier: &CitationVerifier, line: &str) -> Result<serde_json::Value, String> {
+    let request: VerifyRequest =
+        serde_json::from_str(line).map_err(|err| format!("invalid request: {err}"))?;
+    let sources: Vec<SourceText> = request
+        .sources
+        .iter()
+        .map(|source| SourceText::new(source.title.as_deref().unwrap_or(""), &source.text))
+        .collect();
+    let verification = verifier.verify(&request.answer, &sources);
+    let sentences: Vec<serde_json::Value> = verification
+        .sentences
+        .iter()
+        .map(|sentence| {
+            let support = sentence.support.as_ref().map(|support| {
+                let source = &request.sources[support.source];
+                serde_json::json!({
+                    "source": support.source + 1,
+                    "source_id": source.id,
+                    "start": support.start,
+                    "end": support.end,
+                    "text": &source.text[support.start..support.end],
+                    "score": support.score,
+                })
+            });
+            serde_json::json!({
+                "text": sentence.text,
+                "start": sentence.start,
+                "end": sentence.end,
+                "citations": sentence.citations,
+                "verdict": sentence.verdict,
+                "score": sentence.score,
+                "support": support,
+                "reasons": sentence.reasons,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "sentences": sentences,
+        "claims": verification.claims(),
+        "supported": verification.count(Verdict::Supported),
+        "unsupported": verification.count(Verdict::Unsupported),
+        "uncited": verification.count(Verdict::Uncited),
+        "wrong_citation": verification.count(Verdict::WrongCitation),
+        "all_grounded": verification.all_grounded(),
+    }))
+}
+
+fn evaluate_verifier(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::load(&config.models_dir)?;
+    let embedder = Embedder::load(&manifest)?;
+    let verifier = CitationVerifier::new(
+        config.ask.verifier.clone(),
+        Some(std::sync::Arc::new(embedder.word_vectors()?)),
+    );
+    let mut parts = Vec::new();
+    for path in &args.pairs {
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into(),
+        );
+        parts.push((name, eval::verification::load_pairs(path)?));
+    }
+    anyhow::ensure!(!parts.is_empty(), "no labelled pair sets given");
+    let mut verifier = verifier;
+    if args.calibrate {
+        let vectors = Some(std::sync::Arc::new(embedder.word_vectors()?));
+        let (settings, scores) =
+            eval::verification::calibrate(verifier.settings(), vectors.clone(), &parts[0].1);
+        println!(
+            "calibrated on {}: {:?} balanced accuracy {:.3}",
+            parts[0].0,
+            settings,
+            scores.balanced_accuracy()
+        );
+        verifier = CitationVerifier::new(settings, vectors);
+    }
+    let report = eval::verification::evaluate_verifier(&verifier, &embedder, &parts)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<24} {:>6} {:>22} {:>22}",
+        "part", "pairs", "verifier bal. acc.", "embedding baseline"
+    );
+    for part in &report.parts {
+        println!(
+            "{:<24} {:>6} {:>22.3} {:>22.3}",
+            part.part,
+            part.verifier.pairs,
+            part.verifier.balanced_accuracy(),
+            part.baseline.balanced_accuracy()
+        );
+    }
+    println!(
+        "baseline: cosine >= {:.3} (fit on {}); verifier {:.0} µs per pair",
+        report.baseline_threshold, parts[0].0, report.verifier_us_per_pair
+    );
+    println!("\nverifier accuracy by kind:");
+    for (kind, scores) in &report.by_kind {
+        println!(
+            "  {:<22} {:>4} pairs  {:.3}",
+            kind,
+            scores.pairs,
+            scores.accuracy()
+        );
+    }
+    if config_verbose() {
+        for error in &report.errors {
+            println!(
+                "  wrong: {} {} expected={} score={:.2} {:?}",
+                error.id, error.kind, error.expected, error.score, error.reasons
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_verbose() -> bool {
+    std::env::var_os("WARDEN_SHOW_ERRORS").is_some()
+}
+
 fn ask(config: &Config, question: &str, json: bool) -> anyhow::Result<ExitCode> {
     let mut pipeline = open_pipeline(config)?;
+    // Under `strip` and `strict` nothing unverified reaches the screen: the
+    // draft is generated behind a spinner and only the checked answer printed.
+    let stream_draft = !json && config.ask.grounding.policy == CitationPolicy::Annotate;
+    let spinner = (!json && !stream_draft).then(|| {
+        let spinner = ProgressBar::new_spinner().with_message("generating and verifying");
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        spinner
+    });
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
+    let mut tokens = 0usize;
     let answer = pipeline.ask(question, &mut |event| {
-        if json {
-            return;
-        }
-        let result = render_event(&mut out, &event);
+        let result = match &event {
+            AnswerEvent::Token(piece) if stream_draft => {
+                write!(out, "{piece}").and_then(|_| out.flush())
+            }
+            AnswerEvent::Token(_) => {
+                tokens += 1;
+                if let Some(spinner) = &spinner {
+                    spinner.set_message(format!("generating ({tokens} tokens), then verifying"));
+                }
+                Ok(())
+            }
+            AnswerEvent::Notice(notice) if !json => {
+                if let Some(spinner) = &spinner {
+                    spinner.suspend(|| eprintln!("note: {notice}"));
+                } else {
+                    eprintln!("note: {notice}");
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        };
         if let Err(err) = result {
             write_error.get_or_insert(err);
         }
-    })?;
+    });
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    let answer = answer?;
     if let Some(err) = write_error {
         return Err(err.into());
     }
     if json {
         writeln!(out, "{}", serde_json::to_string(&answer)?)?;
+    } else {
+        if !stream_draft {
+            write!(out, "{}", answer.answer)?;
+        }
+        render_verification(&mut out, &answer, stream_draft)?;
+        render_sources(&mut out, &answer)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn render_event(out: &mut impl Write, event: &AnswerEvent) -> std::io::Result<()> {
-    match event {
-        AnswerEvent::Sources(_) => Ok(()),
-        AnswerEvent::Notice(notice) => {
-            eprintln!("note: {notice}");
-            Ok(())
+fn render_verification(
+    out: &mut impl Write,
+    answer: &Answer,
+    streamed: bool,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    let Some(verification) = &answer.verification else {
+        return Ok(());
+    };
+    let claims = verification.claims();
+    let ungrounded = verification.ungrounded();
+    let summary = match answer.outcome {
+        Outcome::Answered => format!("verified: every claim ({claims}) is supported by a source"),
+        Outcome::Annotated => format!("{ungrounded} of {claims} claims are not supported by the sources"),
+        Outcome::Stripped => format!("{ungrounded} of {claims} claims were not supported and were removed"),
+        Outcome::Quoted | Outcome::Refused => format!(
+            "the generated answer was withheld: {ungrounded} of {claims} claims were not supported{}",
+            if answer.flagged_for_review { "; flagged for review" } else { "" }
+        ),
+        Outcome::Declined => "the model found no answer in the sources".to_string(),
+        Outcome::NotFound => return Ok(()),
+    };
+    writeln!(out, "\n{summary}")?;
+    if streamed || matches!(answer.outcome, Outcome::Annotated) {
+        for sentence in verification.sentences.iter().filter(|s| !s.is_grounded()) {
+            let reason = sentence.reasons.first().map_or("", String::as_str);
+            writeln!(out, "  {UNVERIFIED_MARK} \"{}\" — {reason}", sentence.text)?;
         }
-        AnswerEvent::Token(piece) => {
-            write!(out, "{piece}")?;
-            out.flush()
-        }
-        AnswerEvent::Done(answer) => render_sources(out, answer),
     }
+    Ok(())
 }
 
 fn render_sources(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
-    writeln!(out)?;
     if answer.sources.is_empty() {
         return Ok(());
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::guard::{GroundingSettings, VerifierSettings};
 use crate::ingest::ChunkSettings;
 use crate::model::{SamplingParams, WeightFormat};
 use crate::rag::AskSettings;
@@ -50,6 +51,9 @@ pub struct RawConfig {
     pub min_score: Option<f32>,
     pub chunk_min_chars: Option<usize>,
     pub chunk_max_chars: Option<usize>,
+    pub citation_policy: Option<String>,
+    pub quote_fallback: Option<bool>,
+    pub min_coverage: Option<f32>,
 }
 
 /// Names of the settings, as used in warden.toml and (upper-cased) in `WARDEN_*`.
@@ -69,6 +73,9 @@ const KEYS: &[&str] = &[
     "min_score",
     "chunk_min_chars",
     "chunk_max_chars",
+    "citation_policy",
+    "quote_fallback",
+    "min_coverage",
 ];
 
 impl RawConfig {
@@ -136,6 +143,9 @@ impl RawConfig {
             min_score: over.min_score.or(self.min_score),
             chunk_min_chars: over.chunk_min_chars.or(self.chunk_min_chars),
             chunk_max_chars: over.chunk_max_chars.or(self.chunk_max_chars),
+            citation_policy: over.citation_policy.or(self.citation_policy),
+            quote_fallback: over.quote_fallback.or(self.quote_fallback),
+            min_coverage: over.min_coverage.or(self.min_coverage),
         }
     }
 }
@@ -217,6 +227,24 @@ impl Config {
                 message: "must not exceed chunk_max_chars".into(),
             });
         }
+        let grounding_defaults = GroundingSettings::default();
+        let citation_policy = match raw.citation_policy {
+            Some(text) => text.parse().map_err(|message| ConfigError::Invalid {
+                name: "citation_policy",
+                message,
+            })?,
+            None => grounding_defaults.policy,
+        };
+        let mut verifier = VerifierSettings::default();
+        if let Some(min_coverage) = raw.min_coverage {
+            if !(0.0..=1.0).contains(&min_coverage) {
+                return Err(ConfigError::Invalid {
+                    name: "min_coverage",
+                    message: format!("{min_coverage} is outside 0..=1"),
+                });
+            }
+            verifier.min_coverage = min_coverage;
+        }
         Ok(Self {
             models_dir: raw.models_dir.unwrap_or_else(default_models_dir),
             model: raw.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
@@ -242,6 +270,14 @@ impl Config {
                     repeat_last_n: sampling_defaults.repeat_last_n,
                     seed: raw.seed.unwrap_or(sampling_defaults.seed),
                 },
+                grounding: GroundingSettings {
+                    policy: citation_policy,
+                    quote_fallback: raw
+                        .quote_fallback
+                        .unwrap_or(grounding_defaults.quote_fallback),
+                    ..grounding_defaults
+                },
+                verifier,
             },
             chunking,
             home,

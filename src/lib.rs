@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod guard;
 pub mod index;
 pub mod ingest;
 pub mod model;

@@ -164,6 +164,11 @@ impl BertEncoder {
     }
 
     /// Token states `[batch, seq, hidden]` for `ids`, with `mask` 1 on real tokens.
+    /// The word-piece embedding table, one row per vocabulary id.
+    pub fn word_embedding_table(&self) -> &Tensor {
+        self.word_embeddings.embeddings()
+    }
+
     pub fn forward(
         &self,
         ids: &Tensor,

@@ -12,6 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use super::words::WordVectors;
 use super::IndexError;
 use crate::model::Manifest;
 
@@ -80,6 +81,16 @@ impl Embedder {
             device,
             dimensions: config.hidden_size,
         })
+    }
+
+    /// Static word vectors from this model's input embedding table (for the
+    /// citation verifier's word similarity).
+    pub fn word_vectors(&self) -> Result<WordVectors, IndexError> {
+        let table = self.model.word_embedding_table();
+        let dimensions = table.dim(1)?;
+        let values = table.flatten_all()?.to_vec1::<f32>()?;
+        let vocab = self.tokenizer.get_vocab(false).into_iter().collect();
+        Ok(WordVectors::new(vocab, values, dimensions))
     }
 
     /// Embeds one text.

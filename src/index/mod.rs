@@ -4,6 +4,7 @@
 pub mod bert;
 pub mod embed;
 pub mod vectors;
+pub mod words;
 
 pub use embed::Embedder;
 pub use vectors::{Neighbour, VectorIndex};

@@ -139,7 +139,7 @@ pub fn extract(path: &Path) -> Result<Extracted, ExtractError> {
     Ok(Extracted { title, text })
 }
 
-fn markdown_title(text: &str) -> Option<String> {
+pub fn markdown_title(text: &str) -> Option<String> {
     text.lines()
         .find_map(|line| line.strip_prefix("# "))
         .map(|title| title.trim().to_string())

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::guard::{Outcome, Verification};
 use crate::model::{GenerationStats, ModelInfo};
 
 /// A retrieved passage as shown to the user and the model: `[number]`.
@@ -24,6 +25,8 @@ pub struct SourceRef {
 pub struct Timings {
     pub retrieval_ms: f64,
     pub prompt_build_ms: f64,
+    /// Citation verification and policy.
+    pub verify_ms: f64,
     pub total_ms: f64,
     pub generation: Option<GenerationStats>,
 }
@@ -32,7 +35,15 @@ pub struct Timings {
 #[derive(Debug, Clone, Serialize)]
 pub struct Answer {
     pub question: String,
+    /// What the user is shown: the draft after the citation policy.
     pub answer: String,
+    /// The model's own text, before verification (empty when it was not asked).
+    pub draft: String,
+    /// Per-sentence verdicts on the draft.
+    pub verification: Option<Verification>,
+    pub outcome: Outcome,
+    /// A strict-mode refusal: a person should look at this question.
+    pub flagged_for_review: bool,
     /// Source numbers the answer cites with `[n]`, in order of first use.
     pub citations: Vec<usize>,
     /// `[n]` markers that point at no source.
@@ -52,9 +63,10 @@ pub enum AnswerEvent {
     Sources(Vec<SourceRef>),
     /// Something the user should know (a source trimmed to fit, say).
     Notice(String),
-    /// A piece of generated text.
+    /// A piece of the model's draft. Not verified yet: front ends show it as a
+    /// draft (or not at all) and replace it with `Done`'s `answer`.
     Token(String),
-    /// The final answer with citations and timings.
+    /// The verified answer with verdicts, citations and timings.
     Done(Box<Answer>),
 }
 

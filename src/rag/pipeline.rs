@@ -7,14 +7,19 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::guard::{
+    apply_policy, CitationVerifier, Grounded, GroundingSettings, Outcome, SourceText,
+    VerifierSettings,
+};
 use crate::model::{LanguageModel, SamplingParams};
 
 use super::events::parse_citations;
 use super::prompt::build_prompt;
 use super::{Answer, AnswerEvent, RagError, Retriever, Timings};
 
-/// The reply when nothing relevant was retrieved; the model is not asked.
-pub const NOT_FOUND_ANSWER: &str = "I could not find this in the knowledge base.";
+pub use crate::guard::grounding::NOT_FOUND_ANSWER;
 
 /// Settings of one ask.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -29,17 +34,22 @@ pub struct AskSettings {
     /// Longest question accepted, in characters.
     pub max_question_chars: usize,
     pub sampling: SamplingParams,
+    /// What happens to sentences the sources do not support.
+    pub grounding: GroundingSettings,
+    pub verifier: VerifierSettings,
 }
 
 impl Default for AskSettings {
     fn default() -> Self {
         Self {
             sources: 3,
-            min_score: 0.25,
+            min_score: 0.30,
             max_tokens: 200,
             context_tokens: 4096,
             max_question_chars: 4000,
             sampling: SamplingParams::default(),
+            grounding: GroundingSettings::default(),
+            verifier: VerifierSettings::default(),
         }
     }
 }
@@ -49,15 +59,24 @@ pub struct Pipeline {
     pub retriever: Retriever,
     pub model: LanguageModel,
     pub settings: AskSettings,
+    pub verifier: CitationVerifier,
 }
 
 impl Pipeline {
-    pub fn new(retriever: Retriever, model: LanguageModel, settings: AskSettings) -> Self {
-        Self {
+    /// The verifier's word vectors come from the retriever's embedding model.
+    pub fn new(
+        retriever: Retriever,
+        model: LanguageModel,
+        settings: AskSettings,
+    ) -> Result<Self, RagError> {
+        let vectors = Arc::new(retriever.embedder().word_vectors()?);
+        let verifier = CitationVerifier::new(settings.verifier.clone(), Some(vectors));
+        Ok(Self {
             retriever,
             model,
             settings,
-        }
+            verifier,
+        })
     }
 
     /// Answers `question`, emitting events as they happen.
@@ -89,11 +108,18 @@ impl Pipeline {
         emit(AnswerEvent::Sources(sources.clone()));
 
         if sources.is_empty() {
+            let grounded = Grounded {
+                text: NOT_FOUND_ANSWER.into(),
+                outcome: Outcome::NotFound,
+                flagged_for_review: false,
+                notices: Vec::new(),
+            };
             let answer = self.finish(
                 question,
-                NOT_FOUND_ANSWER.into(),
+                String::new(),
+                None,
+                grounded,
                 sources,
-                false,
                 Vec::new(),
                 timings,
                 started,
@@ -134,12 +160,35 @@ impl Pipeline {
             },
         )?;
         timings.generation = Some(stats);
+
+        let verify_started = Instant::now();
+        let draft = text.trim().to_string();
+        let source_texts: Vec<SourceText> = sources
+            .iter()
+            .map(|source| SourceText::new(&source.title, &source.text))
+            .collect();
+        let verification = self.verifier.verify(&draft, &source_texts);
+        let grounded = apply_policy(
+            &self.settings.grounding,
+            &self.verifier,
+            question,
+            &draft,
+            &verification,
+            &source_texts,
+        );
+        timings.verify_ms = verify_started.elapsed().as_secs_f64() * 1e3;
+        let mut notices = built.notices;
+        for notice in &grounded.notices {
+            emit(AnswerEvent::Notice(notice.clone()));
+            notices.push(notice.clone());
+        }
         let answer = self.finish(
             question,
-            text.trim().to_string(),
+            draft,
+            Some(verification),
+            grounded,
             sources,
-            true,
-            built.notices,
+            notices,
             timings,
             started,
         );
@@ -151,22 +200,27 @@ impl Pipeline {
     fn finish(
         &self,
         question: &str,
-        text: String,
+        draft: String,
+        verification: Option<crate::guard::Verification>,
+        grounded: Grounded,
         sources: Vec<super::SourceRef>,
-        answered_by_model: bool,
         notices: Vec<String>,
         mut timings: Timings,
         started: Instant,
     ) -> Answer {
-        let (citations, invalid_citations) = parse_citations(&text, sources.len());
+        let (citations, invalid_citations) = parse_citations(&grounded.text, sources.len());
         timings.total_ms = started.elapsed().as_secs_f64() * 1e3;
         Answer {
             question: question.to_string(),
-            answer: text,
+            answer: grounded.text,
+            answered_by_model: !draft.is_empty(),
+            draft,
+            verification,
+            outcome: grounded.outcome,
+            flagged_for_review: grounded.flagged_for_review,
             citations,
             invalid_citations,
             sources,
-            answered_by_model,
             notices,
             model: self.model.info.clone(),
             timings,

@@ -111,3 +111,17 @@ pub fn small_knowledge(dir: &Path) -> PathBuf {
     }
     folder
 }
+
+/// A retriever over the small demo knowledge, ingested into memory.
+pub fn small_knowledge_retriever(dir: &Path) -> Retriever {
+    let store = warden::store::MemoryStore::new();
+    warden::ingest::ingest_path(
+        &small_knowledge(dir),
+        &store,
+        &embedder(),
+        &ChunkSettings::default(),
+        &mut (),
+    )
+    .expect("small knowledge ingests");
+    Retriever::open(&store, embedder()).expect("retriever opens")
+}

@@ -11,3 +11,4 @@ mod retrieval;
 mod store;
 mod template;
 mod tokenizer;
+mod verification;

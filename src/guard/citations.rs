@@ -1,0 +1,1303 @@
+//! Citation verification: is each sentence of an answer backed by the passage
+//! it cites?
+//!
+//! Support is judged by content, not by the marker's presence. Each clause of
+//! a sentence ("…; …", "…, while …") must be backed by one source sentence
+//! (framed by its document title, section heading, list lead-in or table
+//! header) that covers it and passes the hard checks a small model's
+//! mistakes trip over:
+//! - every number, name and date word of the sentence appears in the window;
+//! - no negation or antonym flips the meaning ("must not", "optional");
+//! - the sentence's content words are covered by the window, exactly (same
+//!   stem) or by meaning (static word-vector similarity, see
+//!   `index::words`), to at least a calibrated share.
+//!
+//! Stages are plain functions over analysed words, so a local entailment model
+//! can be added later as one more check on the chosen window.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::text::{
+    analyse, citation_marker_len, citation_numbers, split_sentences, Word, WordKind, ANTONYMS,
+};
+use crate::index::words::{dot, WordVectors};
+
+/// Thresholds of the verifier, calibrated on `knowledge/eval/verification-a.jsonl`
+/// (see `docs/grounding.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerifierSettings {
+    /// Share of the sentence's content words the window must cover.
+    pub min_coverage: f32,
+    /// Word similarity below which a word counts as not covered at all.
+    pub soft_floor: f32,
+    /// Word similarity at and above which a word counts as fully covered.
+    pub soft_full: f32,
+    /// Key words a clause may take from a source sentence other than the one
+    /// that supports it before it counts as stitching facts together.
+    pub max_borrowed_words: usize,
+}
+
+impl Default for VerifierSettings {
+    fn default() -> Self {
+        Self {
+            min_coverage: 0.55,
+            soft_floor: 0.25,
+            soft_full: 0.65,
+            max_borrowed_words: 2,
+        }
+    }
+}
+
+/// What the verifier concluded about one sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A cited source supports it.
+    Supported,
+    /// No source supports it.
+    Unsupported,
+    /// It cites nothing. `support` says whether some source would back it.
+    Uncited,
+    /// The cited source does not support it but another one does.
+    WrongCitation,
+    /// Not a factual claim (a heading, "Here is what I found:", a refusal).
+    NoClaim,
+}
+
+/// The passage that best supports a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Support {
+    /// Index of the source (0-based; `[n]` markers are `index + 1`).
+    pub source: usize,
+    /// Byte range in the source's text.
+    pub start: usize,
+    pub end: usize,
+    /// Share of the sentence's content covered by the span (0..=1).
+    pub score: f32,
+}
+
+/// The verdict on one sentence of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentenceCheck {
+    /// Byte range in the answer.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    /// `[n]` markers in the sentence, as written.
+    pub citations: Vec<usize>,
+    pub verdict: Verdict,
+    /// Coverage of the best span considered (0 when none).
+    pub score: f32,
+    /// The best span that passes every check, if any.
+    pub support: Option<Support>,
+    /// Why it is not supported: "number 30 not in the source", ...
+    pub reasons: Vec<String>,
+}
+
+impl SentenceCheck {
+    /// A factual sentence that some source backs, whatever its marker says.
+    pub fn is_grounded(&self) -> bool {
+        match self.verdict {
+            Verdict::Supported | Verdict::WrongCitation | Verdict::NoClaim => true,
+            Verdict::Uncited => self.support.is_some(),
+            Verdict::Unsupported => false,
+        }
+    }
+}
+
+/// The verdicts on a whole answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub sentences: Vec<SentenceCheck>,
+}
+
+impl Verification {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.sentences
+            .iter()
+            .filter(|sentence| sentence.verdict == verdict)
+            .count()
+    }
+
+    /// Sentences that make a claim.
+    pub fn claims(&self) -> usize {
+        self.sentences.len() - self.count(Verdict::NoClaim)
+    }
+
+    /// Claims no source backs.
+    pub fn ungrounded(&self) -> usize {
+        self.sentences
+            .iter()
+            .filter(|sentence| !sentence.is_grounded())
+            .count()
+    }
+
+    /// Every claim is backed by a source.
+    pub fn all_grounded(&self) -> bool {
+        self.ungrounded() == 0
+    }
+}
+
+/// Result of checking one claim against one passage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SupportCheck {
+    pub supported: bool,
+    pub score: f32,
+    /// Best span (byte range in the passage) that passes the checks.
+    pub span: Option<Range<usize>>,
+    pub reasons: Vec<String>,
+}
+
+/// A passage to check against: its document title frames every sentence.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceText<'a> {
+    pub title: &'a str,
+    pub text: &'a str,
+}
+
+impl<'a> SourceText<'a> {
+    pub fn new(title: &'a str, text: &'a str) -> Self {
+        Self { title, text }
+    }
+
+    /// A passage without a title.
+    pub fn untitled(text: &'a str) -> Self {
+        Self { title: "", text }
+    }
+}
+
+/// Checks answers against their sources. Cheap to clone.
+#[derive(Clone)]
+pub struct CitationVerifier {
+    settings: VerifierSettings,
+    vectors: Option<Arc<WordVectors>>,
+}
+
+/// A source split into sentences with analysed words.
+struct PreparedSource {
+    sentences: Vec<PreparedSentence>,
+    /// What a clause may be checked against: every sentence, and each pair of
+    /// consecutive sentences of one paragraph or list item ("Complete the
+    /// training within 5 days. Access is not granted until it is complete.").
+    units: Vec<PreparedSentence>,
+}
+
+struct PreparedSentence {
+    range: Range<usize>,
+    words: Vec<Word>,
+    /// Words that frame the sentence: the section heading, the line that
+    /// introduces a list ("… as follows:"), a table's header row.
+    context: Vec<Rc<[Word]>>,
+    /// A list item under a negated lead-in ("You must not:").
+    lead_in_negated: bool,
+    /// Similarity-cache ids of `all_words()`, in the same order.
+    ids: Vec<usize>,
+    /// Indices of the source sentences this unit is made of.
+    members: Range<usize>,
+}
+
+impl PreparedSentence {
+    fn context_words(&self) -> impl Iterator<Item = &Word> {
+        self.context.iter().flat_map(|part| part.iter())
+    }
+
+    fn all_words(&self) -> impl Iterator<Item = &Word> {
+        self.words
+            .iter()
+            .chain(self.context.iter().flat_map(|part| part.iter()))
+    }
+}
+
+/// Best coverage of one claim by one source.
+struct SourceMatch {
+    /// Best span passing every check: (byte range, coverage).
+    passing: Option<(Range<usize>, f32)>,
+    /// Highest coverage of any span, and what failed there.
+    best_score: f32,
+    best_reasons: Vec<String>,
+}
+
+impl SourceMatch {
+    /// Why the source does not support the claim: the checks that failed on
+    /// the best-covering span, or too little coverage.
+    fn failure(self) -> (f32, Vec<String>) {
+        match self.passing {
+            Some((_, score)) if score >= self.best_score => (score, vec![low_coverage(score)]),
+            _ => (self.best_score, self.best_reasons),
+        }
+    }
+}
+
+impl CitationVerifier {
+    /// `vectors` enables matching by meaning; without it only stems match.
+    pub fn new(settings: VerifierSettings, vectors: Option<Arc<WordVectors>>) -> Self {
+        Self { settings, vectors }
+    }
+
+    pub fn settings(&self) -> &VerifierSettings {
+        &self.settings
+    }
+
+    /// Checks every sentence of `answer` against `sources` (`[n]` = `sources[n-1]`).
+    pub fn verify(&self, answer: &str, sources: &[SourceText]) -> Verification {
+        let mut similarity = SimilarityCache::new(self.vectors.as_deref());
+        let prepared: Vec<PreparedSource> = sources
+            .iter()
+            .map(|source| prepare(source.title, source.text, &mut similarity))
+            .collect();
+        let sentences = split_sentences(answer)
+            .into_iter()
+            .map(|range| self.check_sentence(answer, range, &prepared, &mut similarity))
+            .collect();
+        Verification { sentences }
+    }
+
+    /// Checks one claim against one passage (markers in the claim are ignored).
+    pub fn check(&self, claim: &str, passage: SourceText) -> SupportCheck {
+        let mut similarity = SimilarityCache::new(self.vectors.as_deref());
+        let prepared = prepare(passage.title, passage.text, &mut similarity);
+        let words = claim_words(claim);
+        if !words.iter().any(|word| word.kind == WordKind::Content) {
+            return SupportCheck {
+                supported: false,
+                score: 0.0,
+                span: None,
+                reasons: vec!["no factual content".into()],
+            };
+        }
+        let found = self.match_source(&words, &prepared, &mut similarity);
+        match found.passing {
+            Some((span, score)) if score >= self.settings.min_coverage => SupportCheck {
+                supported: true,
+                score,
+                span: Some(span),
+                reasons: Vec::new(),
+            },
+            Some((span, score)) => SupportCheck {
+                supported: false,
+                score,
+                span: Some(span),
+                reasons: vec![low_coverage(score)],
+            },
+            None => {
+                let (score, reasons) = found.failure();
+                SupportCheck {
+                    supported: false,
+                    score,
+                    span: None,
+                    reasons,
+                }
+            }
+        }
+    }
+
+    /// How much of a question's content `sentence` covers (0..=1): ranks
+    /// source sentences for the quote fallback.
+    pub fn relevance(&self, question: &str, sentence: &str) -> f32 {
+        const QUESTION_WORDS: &[&str] = &["many", "long", "often", "need", "know", "tell"];
+        let words: Vec<Word> = analyse(question)
+            .into_iter()
+            .filter(|word| {
+                word.kind == WordKind::Content && !QUESTION_WORDS.contains(&word.lower.as_str())
+            })
+            .collect();
+        if words.is_empty() {
+            return 0.0;
+        }
+        let mut similarity = SimilarityCache::new(self.vectors.as_deref());
+        let target = PreparedSentence {
+            range: 0..sentence.len(),
+            words: analyse(sentence),
+            context: Vec::new(),
+            lead_in_negated: false,
+            ids: Vec::new(),
+            members: 0..1,
+        };
+        let target = with_ids(target, &mut similarity);
+
+        words
+            .iter()
+            .map(|word| self.word_coverage(word, &target, &mut similarity))
+            .sum::<f32>()
+            / words.len() as f32
+    }
+
+    fn check_sentence(
+        &self,
+        answer: &str,
+        range: Range<usize>,
+        sources: &[PreparedSource],
+        similarity: &mut SimilarityCache,
+    ) -> SentenceCheck {
+        let text = &answer[range.clone()];
+        let citations = citation_numbers(text);
+        let words = claim_words(text);
+        let mut check = SentenceCheck {
+            start: range.start,
+            end: range.end,
+            text: text.to_string(),
+            citations: citations.clone(),
+            verdict: Verdict::NoClaim,
+            score: 0.0,
+            support: None,
+            reasons: Vec::new(),
+        };
+        if is_refusal(text) || !words.iter().any(|word| word.kind == WordKind::Content) {
+            return check;
+        }
+
+        let mut best_cited: Option<Support> = None;
+        let mut best_other: Option<Support> = None;
+        let mut closest = (0f32, Vec::new());
+        for (index, source) in sources.iter().enumerate() {
+            let found = self.match_source(&words, source, similarity);
+            let cited = citations.contains(&(index + 1));
+            if let Some((span, score)) = found.passing.clone() {
+                if score >= self.settings.min_coverage {
+                    let support = Support {
+                        source: index,
+                        start: span.start,
+                        end: span.end,
+                        score,
+                    };
+                    let slot = if cited {
+                        &mut best_cited
+                    } else {
+                        &mut best_other
+                    };
+                    if slot.as_ref().is_none_or(|best| score > best.score) {
+                        *slot = Some(support);
+                    }
+                    continue;
+                }
+            }
+            // Not supported here: remember why, preferring what the cited sources say.
+            let (score, reasons) = found.failure();
+            let counts_more = cited || citations.is_empty() || closest.1.is_empty();
+            if counts_more && score >= closest.0 {
+                closest = (score, reasons);
+            }
+        }
+
+        let cited_any = !citations.is_empty();
+        let invalid: Vec<usize> = citations
+            .iter()
+            .copied()
+            .filter(|number| *number == 0 || *number > sources.len())
+            .collect();
+        (check.verdict, check.support) = match (best_cited, best_other) {
+            (Some(support), _) => (Verdict::Supported, Some(support)),
+            (None, Some(support)) if cited_any => (Verdict::WrongCitation, Some(support)),
+            (None, other) if !cited_any => (Verdict::Uncited, other),
+            (None, _) => (Verdict::Unsupported, None),
+        };
+        check.score = check
+            .support
+            .as_ref()
+            .map_or(closest.0, |support| support.score);
+        if check.support.is_none() {
+            check.reasons = closest.1;
+        }
+        if !invalid.is_empty() {
+            check.reasons.push(format!(
+                "cites {} but there {} {} source(s)",
+                invalid
+                    .iter()
+                    .map(|n| format!("[{n}]"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                if sources.len() == 1 { "is" } else { "are" },
+                sources.len()
+            ));
+        }
+        check
+    }
+
+    /// Finds the source sentences that best cover the claim. Each clause of
+    /// the claim ("…; …", "…, and …", "…, while …") must be covered by one
+    /// source sentence that passes the hard checks, so a number cannot be
+    /// borrowed from a neighbouring sentence about something else.
+    fn match_source(
+        &self,
+        claim: &[Word],
+        source: &PreparedSource,
+        similarity: &mut SimilarityCache,
+    ) -> SourceMatch {
+        let mut found = SourceMatch {
+            passing: None,
+            best_score: 0.0,
+            best_reasons: vec!["the source has no text".into()],
+        };
+        if source.sentences.is_empty() {
+            return found;
+        }
+        let mut span: Option<Range<usize>> = None;
+        let mut weakest = 1f32;
+        let mut failed = false;
+        for clause in clauses(claim) {
+            let content: Vec<&Word> = clause
+                .iter()
+                .filter(|word| word.kind == WordKind::Content)
+                .collect();
+            if content.is_empty() {
+                continue;
+            }
+            let total_weight: f32 = content.iter().map(|word| weight(word)).sum();
+            let antonyms = claim_antonyms(clause);
+            let mut best_pass: Option<(usize, f32)> = None;
+            let mut best_fail: Option<(f32, Vec<String>)> = None;
+            // Best-covering sentences first; the first one to pass the hard
+            // checks is the support, and only failures above it matter.
+            // Coverage per sentence and word; a pair of sentences covers a
+            // word as well as its better member does.
+            let per_sentence: Vec<Vec<f32>> = source
+                .sentences
+                .iter()
+                .map(|sentence| {
+                    content
+                        .iter()
+                        .map(|word| self.word_coverage(word, sentence, similarity))
+                        .collect()
+                })
+                .collect();
+            let mut scored: Vec<(usize, f32)> = source
+                .units
+                .iter()
+                .enumerate()
+                .map(|(index, unit)| {
+                    let covered: f32 = content
+                        .iter()
+                        .enumerate()
+                        .map(|(w, word)| {
+                            let best = unit
+                                .members
+                                .clone()
+                                .map(|member| per_sentence[member][w])
+                                .fold(0f32, f32::max);
+                            weight(word) * best
+                        })
+                        .sum();
+                    (index, covered / total_weight.max(1e-6))
+                })
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (index, score) in scored {
+                let unit = &source.units[index];
+                // Pairs of sentences only combine plain statements: with a
+                // negation on either side the pair could hide a contradiction.
+                if unit.members.len() > 1
+                    && (clause.iter().any(is_negation) || unit.words.iter().any(is_negation))
+                {
+                    continue;
+                }
+                let nearby = &source.sentences[unit.members.start.saturating_sub(2)
+                    ..(unit.members.end + 2).min(source.sentences.len())];
+                let reasons = hard_checks(clause, claim, &antonyms, unit, nearby);
+                if reasons.is_empty() {
+                    best_pass = Some((index, score));
+                    break;
+                }
+                if best_fail.is_none() {
+                    best_fail = Some((score, reasons));
+                }
+            }
+            // Sentences the claim draws words from (exact stems missing from the
+            // chosen one) must not contradict it either: "extra days can be
+            // carried over" pulls in "Purchased days cannot be carried over."
+            if let Some((chosen, score)) = best_pass {
+                let chosen_unit = &source.units[chosen];
+                let uncovered: Vec<&Word> = content
+                    .iter()
+                    .copied()
+                    .filter(|word| weight(word) == 1.0 && word.number.is_none())
+                    .filter(|word| self.word_coverage(word, chosen_unit, similarity) == 0.0)
+                    .collect();
+                let only_in = |other: usize| -> Vec<&Word> {
+                    uncovered
+                        .iter()
+                        .copied()
+                        .filter(|word| {
+                            source.sentences[other]
+                                .words
+                                .iter()
+                                .any(|w| w.stem == word.stem)
+                        })
+                        .collect()
+                };
+                let pulled: Vec<usize> = (0..source.sentences.len())
+                    .filter(|other| !chosen_unit.members.contains(other))
+                    .filter(|&other| !only_in(other).is_empty())
+                    .collect();
+                for other in pulled {
+                    // Two or more key words found only in another sentence: the
+                    // clause stitches facts from different places together
+                    // ("a doctor's certificate on the first day of absence").
+                    let borrowed: Vec<&str> = only_in(other)
+                        .into_iter()
+                        .filter(|word| !word.is_name)
+                        .map(|word| word.lower.as_str())
+                        .collect();
+                    let mut reasons =
+                        polarity_checks(clause, claim, &antonyms, &source.sentences[other]);
+                    if borrowed.len() >= self.settings.max_borrowed_words {
+                        reasons.push(format!(
+                            "joins \"{}\" from another part of the source",
+                            borrowed.join(" ")
+                        ));
+                    }
+                    if !reasons.is_empty() {
+                        best_pass = None;
+                        if best_fail.as_ref().is_none_or(|(best, _)| score >= *best) {
+                            best_fail = Some((score, reasons));
+                        }
+                        break;
+                    }
+                }
+            }
+            match (best_pass, best_fail) {
+                (Some((index, score)), fail)
+                    if score >= self.settings.min_coverage
+                        || fail.as_ref().is_none_or(|(other, _)| score >= *other) =>
+                {
+                    let range = &source.units[index].range;
+                    span = Some(match span {
+                        Some(current) => current.start.min(range.start)..current.end.max(range.end),
+                        None => range.clone(),
+                    });
+                    weakest = weakest.min(score);
+                }
+                (_, Some((score, reasons))) => {
+                    failed = true;
+                    weakest = weakest.min(score);
+                    found.best_reasons = reasons;
+                }
+                (_, None) => failed = true,
+            }
+        }
+        found.best_score = weakest;
+        if !failed {
+            if let Some(span) = span {
+                found.passing = Some((span, weakest));
+            }
+        }
+        found
+    }
+
+    /// 1 for the same stem or number, a graded share for a near meaning, else 0.
+    fn word_coverage(
+        &self,
+        word: &Word,
+        sentence: &PreparedSentence,
+        similarity: &mut SimilarityCache,
+    ) -> f32 {
+        // Numbers, names and dates must match exactly (hard checks);
+        // everything else may also match by meaning.
+        let soft = word.number.is_none() && !word.is_name && !word.is_date_word;
+        let id = if soft { similarity.id(&word.lower) } else { 0 };
+        let mut best = 0f32;
+        let own = sentence.words.len();
+        for (position, (other, &other_id)) in sentence.all_words().zip(&sentence.ids).enumerate() {
+            if other.kind == WordKind::Negation {
+                continue;
+            }
+            // The frame (title, heading, list lead-in) says what the sentence is
+            // about; a word found only there is half covered.
+            let credit = if position < own { 1.0 } else { CONTEXT_CREDIT };
+            // "unpaid" covers "not paid" and the other way round.
+            if other.stem == word.stem
+                || negated_forms_match(word, other)
+                || negated_forms_match(other, word)
+            {
+                best = best.max(credit);
+                if credit == 1.0 {
+                    return 1.0;
+                }
+                continue;
+            }
+            if !soft || other.kind != WordKind::Content || other.number.is_some() {
+                continue;
+            }
+            let cosine = similarity.cosine(id, other_id);
+            let share = (cosine - self.settings.soft_floor)
+                / (self.settings.soft_full - self.settings.soft_floor).max(1e-6);
+            best = best.max(share.clamp(0.0, 1.0) * credit);
+        }
+        best
+    }
+}
+
+/// Coverage a word gets when only the sentence's frame contains it.
+const CONTEXT_CREDIT: f32 = 0.5;
+
+fn negated_forms_match(prefixed: &Word, plain: &Word) -> bool {
+    plain.negated
+        && ["un", "in", "im", "il", "non"]
+            .iter()
+            .any(|prefix| prefixed.stem.strip_prefix(prefix) == Some(plain.stem.as_str()))
+}
+
+/// Words that carry little on their own ("get", "need") count for less.
+fn weight(word: &Word) -> f32 {
+    if LIGHT_WORDS.binary_search(&word.lower.as_str()).is_ok() {
+        0.4
+    } else {
+        1.0
+    }
+}
+
+/// Common verbs and fillers a paraphrase adds or drops freely. Sorted.
+const LIGHT_WORDS: &[&str] = &[
+    "able",
+    "allowed",
+    "also",
+    "always",
+    "anyone",
+    "anything",
+    "apply",
+    "applies",
+    "back",
+    "case",
+    "come",
+    "comes",
+    "done",
+    "everyone",
+    "fine",
+    "give",
+    "given",
+    "go",
+    "goes",
+    "going",
+    "got",
+    "happen",
+    "happens",
+    "keep",
+    "kind",
+    "know",
+    "made",
+    "make",
+    "makes",
+    "may",
+    "need",
+    "needed",
+    "needs",
+    "new",
+    "off",
+    "ok",
+    "okay",
+    "only",
+    "people",
+    "person",
+    "plan",
+    "put",
+    "really",
+    "required",
+    "see",
+    "set",
+    "someone",
+    "something",
+    "take",
+    "taken",
+    "takes",
+    "thing",
+    "things",
+    "time",
+    "times",
+    "use",
+    "used",
+    "want",
+    "way",
+    "well",
+];
+
+/// Splits a claim at strong clause boundaries: ";", ", and", ", but", ", while", …
+fn clauses(words: &[Word]) -> Vec<&[Word]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for index in 0..words.len() {
+        if index > start && words[index].boundary_before {
+            parts.push(&words[start..index]);
+            start = index;
+        }
+    }
+    parts.push(&words[start..]);
+    parts
+}
+
+fn low_coverage(score: f32) -> String {
+    format!(
+        "the source covers only {:.0}% of what the sentence says",
+        score * 100.0
+    )
+}
+
+/// The checks no amount of word overlap can outvote.
+/// Numbers and dates must be in the sentence itself; names may also come
+/// from its neighbours (`nearby`) and its title and headings.
+fn hard_checks(
+    claim: &[Word],
+    whole: &[Word],
+    antonyms: &[(&str, &str)],
+    sentence: &PreparedSentence,
+    nearby: &[PreparedSentence],
+) -> Vec<String> {
+    let words = || sentence.words.iter();
+    let _ = nearby;
+    let names = || sentence.all_words();
+    let mut reasons = Vec::new();
+    for word in claim {
+        if word.kind != WordKind::Content {
+            continue;
+        }
+        if let Some(value) = word.number {
+            // "one" is as often a pronoun as a count; it is covered softly.
+            if word.lower == "one" {
+                continue;
+            }
+            let same_quantity = |other: &Word| match (&word.quantity, &other.quantity) {
+                (Some(a), Some(b)) => a.same(b),
+                _ => false,
+            };
+            let same_currency = |other: &Word| match (word.currency, other.currency) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if !words().any(|other| {
+                (other.number == Some(value) && same_currency(other)) || same_quantity(other)
+            }) {
+                reasons.push(format!("the number {} is not in the source", word.lower));
+            }
+        } else if word.is_name && !names().any(|other| names_match(word, other)) {
+            reasons.push(format!("\"{}\" is not in the source", word.lower));
+        } else if word.is_date_word
+            && !words().any(|other| other.is_date_word && other.lower == word.lower)
+        {
+            reasons.push(format!("the date \"{}\" is not in the source", word.lower));
+        }
+    }
+    if !acronyms_resolved(claim, sentence, &mut reasons) {
+        return reasons;
+    }
+    reasons.extend(polarity_checks(claim, whole, antonyms, sentence));
+    reasons
+}
+
+/// Negation and antonym checks: does the source say the opposite?
+/// `claim` is the clause being checked, `whole` the sentence it belongs to
+/// (a negation may sit in another clause: "…, so it must never be done").
+fn polarity_checks(
+    claim: &[Word],
+    whole: &[Word],
+    antonyms: &[(&str, &str)],
+    sentence: &PreparedSentence,
+) -> Vec<String> {
+    let words = || sentence.all_words();
+    let mut reasons = Vec::new();
+    // Negation: an odd number of negations on one side only flips the claim.
+    // It must disagree both with the whole source sentence and with the
+    // source clause that shares most words with the claim: long sentences
+    // carry negations that belong to other clauses.
+    let in_claim = negation_count(claim, &sentence.words) % 2;
+    let mut in_sentence = negation_count(&sentence.words, claim);
+    let mut in_clause = negation_count(best_clause(claim, sentence), claim);
+    // A list item under "You must not:" (or "## Never do this", when the claim
+    // leans on that heading's words) is negated by it.
+    let own: Vec<&str> = sentence
+        .words
+        .iter()
+        .map(|word| word.stem.as_str())
+        .collect();
+    let leans_on_context = claim.iter().any(|word| {
+        word.kind == WordKind::Content
+            && !own.contains(&word.stem.as_str())
+            && sentence
+                .context_words()
+                .any(|other| other.stem == word.stem)
+    });
+    let framing = if sentence.lead_in_negated {
+        1
+    } else if leans_on_context {
+        let context: Vec<Word> = sentence.context_words().cloned().collect();
+        negation_count(&context, claim)
+    } else {
+        0
+    };
+    in_sentence += framing;
+    in_clause += framing;
+    let _ = whole;
+    if in_claim != in_sentence % 2 && in_claim != in_clause % 2 {
+        reasons.push(if in_claim == 1 {
+            "the sentence negates what the source states".to_string()
+        } else {
+            "the source negates what the sentence states".to_string()
+        });
+    }
+
+    // Antonyms: the sentence says one side of a pair where the source says the other.
+    for &(said, opposite) in antonyms {
+        {
+            if has(words(), opposite) && !has(words(), said) {
+                reasons.push(format!(
+                    "the sentence says \"{said}\" where the source says \"{opposite}\""
+                ));
+            }
+        }
+    }
+    reasons
+}
+
+fn has<'w>(mut words: impl Iterator<Item = &'w Word>, term: &str) -> bool {
+    words.any(|word| word.lower == term || word.stem == term)
+}
+
+/// The antonym pairs (said, opposite) whose first side the claim states and
+/// whose second it does not: the only pairs worth looking for in a source.
+fn claim_antonyms(claim: &[Word]) -> Vec<(&'static str, &'static str)> {
+    let mut pairs = Vec::new();
+    for &(left, right) in ANTONYMS {
+        for (said, opposite) in [(left, right), (right, left)] {
+            if has(claim.iter(), said) && !has(claim.iter(), opposite) {
+                pairs.push((said, opposite));
+            }
+        }
+    }
+    pairs
+}
+
+fn is_negation(word: &Word) -> bool {
+    word.kind == WordKind::Negation || NEGATIVE_WORDS.contains(&word.lower.as_str())
+}
+
+/// Negation cues in `words`; a word negative by its prefix ("unpaid") counts
+/// when `other` states its positive form ("paid").
+fn negation_count(words: &[Word], other: &[Word]) -> usize {
+    words
+        .iter()
+        .filter(|word| {
+            word.kind == WordKind::Negation
+                || (NEGATIVE_WORDS.contains(&word.lower.as_str())
+                    && other.iter().any(|o| {
+                        negated_forms_match(
+                            word,
+                            &Word {
+                                negated: true,
+                                ..o.clone()
+                            },
+                        )
+                    }))
+        })
+        .count()
+}
+
+/// The clause of a source sentence sharing most content stems with the claim.
+fn best_clause<'s>(claim: &[Word], sentence: &'s PreparedSentence) -> &'s [Word] {
+    let stems: Vec<&str> = claim
+        .iter()
+        .filter(|word| word.kind == WordKind::Content)
+        .map(|word| word.stem.as_str())
+        .collect();
+    clauses(&sentence.words)
+        .into_iter()
+        .max_by_key(|clause| {
+            clause
+                .iter()
+                .filter(|word| stems.contains(&word.stem.as_str()))
+                .count()
+        })
+        .unwrap_or(&[])
+}
+
+const NEGATIVE_WORDS: &[&str] = &[
+    "unpaid",
+    "unused",
+    "unable",
+    "unavailable",
+    "unapproved",
+    "unencrypted",
+    "unauthorised",
+    "unauthorized",
+    "unsupported",
+    "unacceptable",
+    "unlawful",
+    "invalid",
+    "ineligible",
+    "illegal",
+    "impossible",
+    "unnecessary",
+    "forbidden",
+    "prohibited",
+];
+
+/// Names match on stem or when one is a prefix of the other ("German", "Germany").
+fn names_match(name: &Word, other: &Word) -> bool {
+    let (a, b) = (&name.lower, &other.lower);
+    name.stem == other.stem
+        || (a.len() >= 4
+            && b.len() >= 4
+            && (a.starts_with(b.as_str()) || b.starts_with(a.as_str())))
+}
+
+/// An acronym the source spells out ("UK" for "United Kingdom") is in the source.
+/// Returns false when a reason was added.
+fn acronyms_resolved(
+    claim: &[Word],
+    sentence: &PreparedSentence,
+    reasons: &mut Vec<String>,
+) -> bool {
+    if !reasons.iter().any(|reason| reason.starts_with('"')) {
+        return reasons.is_empty();
+    }
+    let words: Vec<&Word> = sentence.all_words().collect();
+    reasons.retain(|reason| {
+        let Some(name) = reason
+            .strip_prefix('"')
+            .and_then(|rest| rest.strip_suffix("\" is not in the source"))
+        else {
+            return true;
+        };
+        let Some(word) = claim.iter().find(|word| word.lower == name) else {
+            return true;
+        };
+        let letters: Vec<char> = word.lower.chars().collect();
+        let is_acronym = letters.len() >= 2 && letters.len() <= 5 && word.is_name;
+        let spelled = is_acronym
+            && words.windows(letters.len()).any(|run| {
+                run.iter()
+                    .zip(&letters)
+                    .all(|(w, letter)| w.lower.starts_with(*letter))
+            });
+        !spelled
+    });
+    reasons.is_empty()
+}
+
+/// Words of a claim with its `[n]` markers and "source 2" references removed.
+fn claim_words(text: &str) -> Vec<Word> {
+    let mut blanked = text.to_string();
+    let mut at = 0;
+    while let Some(offset) = blanked[at..].find('[') {
+        let start = at + offset;
+        match citation_marker_len(&blanked[start..]) {
+            Some(len) => {
+                blanked.replace_range(start..start + len, &" ".repeat(len));
+                at = start + len;
+            }
+            None => at = start + 1,
+        }
+    }
+    let mut words = analyse(&blanked);
+    // "Source 2 says …", "document 1": the number names a source, not a fact.
+    let mut drop = vec![false; words.len()];
+    for index in 1..words.len() {
+        if words[index].number.is_some()
+            && matches!(
+                words[index - 1].lower.as_str(),
+                "source" | "sources" | "document" | "passage"
+            )
+        {
+            drop[index] = true;
+        }
+    }
+    let mut index = 0;
+    words.retain(|_| {
+        let keep = !drop[index];
+        index += 1;
+        keep
+    });
+    words
+}
+
+fn with_ids(mut sentence: PreparedSentence, similarity: &mut SimilarityCache) -> PreparedSentence {
+    sentence.ids = sentence
+        .all_words()
+        .map(|word| similarity.id(&word.lower))
+        .collect();
+    sentence
+}
+
+fn prepare(title: &str, text: &str, similarity: &mut SimilarityCache) -> PreparedSource {
+    let title: Rc<[Word]> = analyse(title).into();
+    let mut heading: Option<Rc<[Word]>> = None;
+    let mut lead_in: Option<Rc<[Word]>> = None;
+    let mut table_header: Option<Rc<[Word]>> = None;
+    let mut sentences = Vec::new();
+    let mut blocks = Vec::new();
+    let mut block = 0usize;
+    let mut previous_end = 0usize;
+    for range in split_sentences(text) {
+        if text[previous_end..range.start].contains('\n') {
+            block += 1;
+        }
+        previous_end = range.end;
+        blocks.push(block);
+        let raw = &text[range.clone()];
+        let mut words = analyse(raw);
+        for word in &mut words {
+            word.range = word.range.start + range.start..word.range.end + range.start;
+        }
+        let trimmed = raw.trim_start();
+        let is_row = trimmed.starts_with('|');
+        let is_item = trimmed.starts_with(['-', '*', '+'])
+            || trimmed.starts_with(|c: char| c.is_ascii_digit());
+        let is_heading = trimmed.starts_with('#');
+        let shared: Rc<[Word]> = words.clone().into();
+        if is_heading {
+            heading = Some(shared.clone());
+            lead_in = None;
+        }
+        let mut context = vec![title.clone()];
+        context.extend(heading.clone());
+        if is_row {
+            // A table row is read with its header row: the header says what
+            // each cell means ("| Annual contract value | €118,800 |").
+            match &table_header {
+                Some(header) => words.extend(header.iter().cloned()),
+                None => table_header = Some(shared.clone()),
+            }
+        } else {
+            table_header = None;
+        }
+        let mut lead_in_negated = false;
+        if is_item || is_row {
+            if let Some(lead_in) = &lead_in {
+                context.push(lead_in.clone());
+                lead_in_negated = lead_in.iter().any(|word| word.kind == WordKind::Negation);
+            }
+        } else if !is_heading {
+            lead_in = trimmed.ends_with(':').then_some(shared);
+        }
+        sentences.push(with_ids(
+            PreparedSentence {
+                range,
+                words,
+                context,
+                lead_in_negated,
+                ids: Vec::new(),
+                members: sentences.len()..sentences.len() + 1,
+            },
+            similarity,
+        ));
+    }
+    let mut units: Vec<PreparedSentence> = sentences
+        .iter()
+        .map(|sentence| PreparedSentence {
+            range: sentence.range.clone(),
+            words: sentence.words.clone(),
+            context: sentence.context.clone(),
+            lead_in_negated: sentence.lead_in_negated,
+            ids: sentence.ids.clone(),
+            members: sentence.members.clone(),
+        })
+        .collect();
+    for index in 1..sentences.len() {
+        if blocks[index] != blocks[index - 1] {
+            continue;
+        }
+        let (first, second) = (&sentences[index - 1], &sentences[index]);
+        let mut words = first.words.clone();
+        words.extend(second.words.iter().cloned());
+        units.push(with_ids(
+            PreparedSentence {
+                range: first.range.start..second.range.end,
+                words,
+                context: first.context.clone(),
+                lead_in_negated: first.lead_in_negated,
+                ids: Vec::new(),
+                members: index - 1..index + 1,
+            },
+            similarity,
+        ));
+    }
+    PreparedSource { sentences, units }
+}
+
+/// Sentences that decline to answer make no claim.
+pub fn is_refusal(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    [
+        "could not find",
+        "could not verify",
+        "couldn't find",
+        "cannot find",
+        "can't find",
+        "not found in the knowledge base",
+        "not in the knowledge base",
+        "no information",
+        "do not contain",
+        "does not contain",
+        "don't contain",
+        "doesn't contain",
+    ]
+    .iter()
+    .any(|phrase| lower.contains(phrase))
+}
+
+/// Word similarities computed once per verification.
+/// Word similarities computed once per verification. Words get small ids so
+/// the inner loop compares integers and reads a dense row, not strings.
+struct SimilarityCache<'a> {
+    vectors: Option<&'a WordVectors>,
+    ids: HashMap<String, usize>,
+    by_id: Vec<Option<Vec<f32>>>,
+    /// rows[a][b]: cosine of words a and b, NaN until computed.
+    rows: Vec<Vec<f32>>,
+}
+
+impl<'a> SimilarityCache<'a> {
+    fn new(vectors: Option<&'a WordVectors>) -> Self {
+        Self {
+            vectors,
+            ids: HashMap::new(),
+            by_id: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn id(&mut self, word: &str) -> usize {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = self.by_id.len();
+        self.by_id
+            .push(self.vectors.and_then(|vectors| vectors.vector(word)));
+        self.ids.insert(word.to_string(), id);
+        id
+    }
+
+    fn cosine(&mut self, a: usize, b: usize) -> f32 {
+        if self.vectors.is_none() {
+            return 0.0;
+        }
+        if self.rows.len() <= a {
+            self.rows.resize_with(a + 1, Vec::new);
+        }
+        let row = &mut self.rows[a];
+        if row.len() <= b {
+            row.resize(self.by_id.len().max(b + 1), f32::NAN);
+        }
+        if row[b].is_nan() {
+            row[b] = match (&self.by_id[a], &self.by_id[b]) {
+                (Some(x), Some(y)) => dot(x, y),
+                _ => 0.0,
+            };
+        }
+        row[b]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEAVE: &str = "Every full-time employee receives 28 working days of paid annual \
+        leave per leave year. Up to 5 unused days may be carried over; they must be taken \
+        by 31 March. Employees must not book leave without approval from their manager.";
+
+    fn verifier() -> CitationVerifier {
+        CitationVerifier::new(VerifierSettings::default(), None)
+    }
+
+    fn verdicts(answer: &str, sources: &[&str]) -> Vec<Verdict> {
+        let sources: Vec<SourceText> = sources.iter().map(|s| SourceText::untitled(s)).collect();
+        verifier()
+            .verify(answer, &sources)
+            .sentences
+            .iter()
+            .map(|s| s.verdict)
+            .collect()
+    }
+
+    #[test]
+    fn supported_sentence_points_at_its_span() {
+        let verification = verifier().verify(
+            "According to [1], full-time employees receive 28 days of paid annual leave.",
+            &[SourceText::untitled(LEAVE)],
+        );
+        let sentence = &verification.sentences[0];
+        assert_eq!(sentence.verdict, Verdict::Supported, "{sentence:?}");
+        let support = sentence.support.as_ref().unwrap();
+        assert_eq!(support.source, 0);
+        assert!(LEAVE[support.start..support.end].starts_with("Every full-time"));
+        assert!(LEAVE[support.start..support.end].contains("28 working days"));
+    }
+
+    #[test]
+    fn changed_numbers_dates_negations_are_caught() {
+        for (claim, reason) in [
+            ("You receive 30 days of paid annual leave [1].", "number 30"),
+            (
+                "Up to 5 unused days can be carried over until 31 May [1].",
+                "may",
+            ),
+            (
+                "Employees may book leave without approval from their manager [1].",
+                "negates",
+            ),
+            ("Up to 7 unused days may be carried over [1].", "number 7"),
+        ] {
+            let check = &verifier()
+                .verify(claim, &[SourceText::untitled(LEAVE)])
+                .sentences[0];
+            assert_eq!(check.verdict, Verdict::Unsupported, "{claim}: {check:?}");
+            assert!(
+                check.reasons.iter().any(|r| r.contains(reason)),
+                "{claim}: {:?}",
+                check.reasons
+            );
+        }
+    }
+
+    #[test]
+    fn citation_verdicts() {
+        let other = "The VPN client is GlobalProtect; connect before opening internal tools.";
+        assert_eq!(
+            verdicts(
+                "Employees receive 28 days of paid annual leave [2].",
+                &[other, LEAVE]
+            ),
+            vec![Verdict::Supported]
+        );
+        assert_eq!(
+            verdicts(
+                "Employees receive 28 days of paid annual leave [1].",
+                &[other, LEAVE]
+            ),
+            vec![Verdict::WrongCitation]
+        );
+        assert_eq!(
+            verdicts(
+                "Employees receive 28 days of paid annual leave.",
+                &[other, LEAVE]
+            ),
+            vec![Verdict::Uncited]
+        );
+        assert_eq!(
+            verdicts("The office has a gym on the roof [1].", &[LEAVE]),
+            vec![Verdict::Unsupported]
+        );
+        assert_eq!(
+            verdicts("I could not find this in the knowledge base.", &[LEAVE]),
+            vec![Verdict::NoClaim]
+        );
+    }
+
+    #[test]
+    fn single_claim_check_reports_span() {
+        let check = verifier().check(
+            "Unused days must be taken by 31 March [1].",
+            SourceText::untitled(LEAVE),
+        );
+        assert!(check.supported, "{check:?}");
+        assert!(LEAVE[check.span.unwrap()].contains("31 March"));
+        assert!(
+            !verifier()
+                .check("Here is what I found:", SourceText::untitled(LEAVE))
+                .supported
+        );
+    }
+}
