@@ -297,9 +297,9 @@ impl CitationVerifier {
         }
     }
 
-    /// How much of a question's content `sentence` covers (0..=1): ranks
-    /// source sentences for the quote fallback.
-    pub fn relevance(&self, question: &str, sentence: &str) -> f32 {
+    /// How much of a question's content each of `sentences` covers (0..=1):
+    /// ranks source sentences for the quote fallback.
+    pub fn relevance(&self, question: &str, sentences: &[&str]) -> Vec<f32> {
         const QUESTION_WORDS: &[&str] = &["many", "long", "often", "need", "know", "tell"];
         let words: Vec<Word> = analyse(question)
             .into_iter()
@@ -308,24 +308,28 @@ impl CitationVerifier {
             })
             .collect();
         if words.is_empty() {
-            return 0.0;
+            return vec![0.0; sentences.len()];
         }
         let mut similarity = SimilarityCache::new(self.vectors.as_deref());
-        let target = PreparedSentence {
-            range: 0..sentence.len(),
-            words: analyse(sentence),
-            context: Vec::new(),
-            lead_in_negated: false,
-            ids: Vec::new(),
-            members: 0..1,
-        };
-        let target = with_ids(target, &mut similarity);
-
-        words
+        sentences
             .iter()
-            .map(|word| self.word_coverage(word, &target, &mut similarity))
-            .sum::<f32>()
-            / words.len() as f32
+            .map(|sentence| {
+                let target = PreparedSentence {
+                    range: 0..sentence.len(),
+                    words: analyse(sentence),
+                    context: Vec::new(),
+                    lead_in_negated: false,
+                    ids: Vec::new(),
+                    members: 0..1,
+                };
+                let target = with_ids(target, &mut similarity);
+                words
+                    .iter()
+                    .map(|word| self.word_coverage(word, &target, &mut similarity))
+                    .sum::<f32>()
+                    / words.len() as f32
+            })
+            .collect()
     }
 
     fn check_sentence(
@@ -496,9 +500,7 @@ impl CitationVerifier {
                 {
                     continue;
                 }
-                let nearby = &source.sentences[unit.members.start.saturating_sub(2)
-                    ..(unit.members.end + 2).min(source.sentences.len())];
-                let reasons = hard_checks(clause, claim, &antonyms, unit, nearby);
+                let reasons = hard_checks(clause, &antonyms, unit);
                 if reasons.is_empty() {
                     best_pass = Some((index, score));
                     break;
@@ -543,8 +545,7 @@ impl CitationVerifier {
                         .filter(|word| !word.is_name)
                         .map(|word| word.lower.as_str())
                         .collect();
-                    let mut reasons =
-                        polarity_checks(clause, claim, &antonyms, &source.sentences[other]);
+                    let mut reasons = polarity_checks(clause, &antonyms, &source.sentences[other]);
                     if borrowed.len() >= self.settings.max_borrowed_words {
                         reasons.push(format!(
                             "joins \"{}\" from another part of the source",
@@ -736,18 +737,14 @@ fn low_coverage(score: f32) -> String {
     )
 }
 
-/// The checks no amount of word overlap can outvote.
-/// Numbers and dates must be in the sentence itself; names may also come
-/// from its neighbours (`nearby`) and its title and headings.
+/// The checks no amount of word overlap can outvote. Numbers and dates must
+/// be in the sentence itself; names may also come from its title and headings.
 fn hard_checks(
     claim: &[Word],
-    whole: &[Word],
     antonyms: &[(&str, &str)],
     sentence: &PreparedSentence,
-    nearby: &[PreparedSentence],
 ) -> Vec<String> {
     let words = || sentence.words.iter();
-    let _ = nearby;
     let names = || sentence.all_words();
     let mut reasons = Vec::new();
     for word in claim {
@@ -783,16 +780,13 @@ fn hard_checks(
     if !acronyms_resolved(claim, sentence, &mut reasons) {
         return reasons;
     }
-    reasons.extend(polarity_checks(claim, whole, antonyms, sentence));
+    reasons.extend(polarity_checks(claim, antonyms, sentence));
     reasons
 }
 
-/// Negation and antonym checks: does the source say the opposite?
-/// `claim` is the clause being checked, `whole` the sentence it belongs to
-/// (a negation may sit in another clause: "…, so it must never be done").
+/// Negation and antonym checks: does the source say the opposite of the clause?
 fn polarity_checks(
     claim: &[Word],
-    whole: &[Word],
     antonyms: &[(&str, &str)],
     sentence: &PreparedSentence,
 ) -> Vec<String> {
@@ -829,7 +823,6 @@ fn polarity_checks(
     };
     in_sentence += framing;
     in_clause += framing;
-    let _ = whole;
     if in_claim != in_sentence % 2 && in_claim != in_clause % 2 {
         reasons.push(if in_claim == 1 {
             "the sentence negates what the source states".to_string()

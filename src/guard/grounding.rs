@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::citations::{is_refusal, CitationVerifier, SourceText, Verdict, Verification};
-use super::text::{analyse, map_citation_markers, split_sentences, WordKind};
+use super::text::{map_citation_markers, split_sentences};
 
 /// The reply when the knowledge base holds no answer.
 pub const NOT_FOUND_ANSWER: &str = "I could not find this in the knowledge base.";
@@ -134,18 +134,14 @@ pub fn apply_policy(
         );
     }
     if claims == 0 {
-        let declined = true;
+        // Only refusals (or nothing at all) are left: the model declined.
         return Grounded {
             text: if draft.trim().is_empty() {
                 NOT_FOUND_ANSWER.to_string()
             } else {
                 draft.to_string()
             },
-            outcome: if declined {
-                Outcome::Declined
-            } else {
-                Outcome::Answered
-            },
+            outcome: Outcome::Declined,
             flagged_for_review: false,
             notices: Vec::new(),
         };
@@ -315,14 +311,7 @@ pub fn relevant_sentences(
     question: &str,
     sources: &[SourceText],
 ) -> Vec<(usize, String)> {
-    let content = analyse(question)
-        .iter()
-        .filter(|word| word.kind == WordKind::Content)
-        .count();
-    if content == 0 {
-        return Vec::new();
-    }
-    let mut scored: Vec<(f32, usize, String)> = Vec::new();
+    let mut candidates: Vec<(usize, &str)> = Vec::new();
     for (index, source) in sources.iter().enumerate() {
         for range in split_sentences(source.text) {
             let sentence = source.text[range].trim();
@@ -331,15 +320,19 @@ pub fn relevant_sentences(
                 continue;
             }
             let plain = sentence.trim_start_matches(['-', '*', '#', '>', ' ']);
-            if plain.len() < 20 || plain.starts_with('|') {
-                continue;
-            }
-            let relevance = verifier.relevance(question, plain);
-            if relevance >= settings.quote_min_relevance {
-                scored.push((relevance, index, plain.replace('\n', " ")));
+            if plain.len() >= 20 && !plain.starts_with('|') {
+                candidates.push((index, plain));
             }
         }
     }
+    let texts: Vec<&str> = candidates.iter().map(|(_, text)| *text).collect();
+    let mut scored: Vec<(f32, usize, String)> = verifier
+        .relevance(question, &texts)
+        .into_iter()
+        .zip(&candidates)
+        .filter(|(relevance, _)| *relevance >= settings.quote_min_relevance)
+        .map(|(relevance, (index, text))| (relevance, *index, text.replace('\n', " ")))
+        .collect();
     // Best first; earlier (better retrieved) sources win ties.
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scored
