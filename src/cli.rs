@@ -123,6 +123,9 @@ struct EvalArgs {
     /// With --verifier: grid-search the verifier's thresholds on the first set.
     #[arg(long, requires = "verifier")]
     calibrate: bool,
+    /// With --verifier: list every pair the verifier gets wrong, with its reasons.
+    #[arg(long, requires = "verifier")]
+    errors: bool,
     /// Labelled pair sets for --verifier; the first is the calibration part.
     #[arg(
         long,
@@ -574,7 +577,7 @@ fn evaluate_verifier(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCod
             scores.accuracy()
         );
     }
-    if config_verbose() {
+    if args.errors {
         for error in &report.errors {
             println!(
                 "  wrong: {} {} expected={} score={:.2} {:?}",
@@ -583,10 +586,6 @@ fn evaluate_verifier(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn config_verbose() -> bool {
-    std::env::var_os("WARDEN_SHOW_ERRORS").is_some()
 }
 
 fn ask(config: &Config, question: &str, json: bool) -> anyhow::Result<ExitCode> {

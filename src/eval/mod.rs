@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::guard::grounding::UNVERIFIED_MARK;
 use crate::guard::{apply_policy, CitationPolicy, GroundingSettings, Outcome, SourceText, Verdict};
-use crate::rag::{Answer, Pipeline, RagError, Retriever};
+use crate::rag::{Pipeline, RagError, Retriever, SourceRef};
 
 /// One labelled question.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -78,33 +78,28 @@ pub fn gold_rank(
     question: &EvalQuestion,
     k: usize,
 ) -> Result<Option<usize>, RagError> {
-    let Some(gold) = &question.gold_document else {
+    if question.gold_document.is_none() {
         return Ok(None);
-    };
-    let sources = retriever.retrieve(&question.question, k)?;
-    let mut seen = Vec::new();
-    for source in sources {
-        if !seen.contains(&source.source) {
-            seen.push(source.source.clone());
-        }
-        if &source.source == gold {
-            return Ok(Some(seen.len()));
-        }
     }
-    Ok(None)
+    Ok(gold_rank_in(
+        &retriever.retrieve(&question.question, k)?,
+        question,
+    ))
 }
 
-/// Whether an answer declines to answer.
-pub fn is_refusal(answer: &Answer) -> bool {
-    let text = answer.answer.to_lowercase();
-    !answer.answered_by_model
-        || text.contains("could not find")
-        || text.contains("couldn't find")
-        || text.contains("can't find")
-        || text.contains("cannot find")
-        || text.contains("not found in the knowledge base")
-        || text.contains("does not say")
-        || text.contains("no information")
+/// Rank (1-based, by distinct document) of the gold document in `sources`.
+fn gold_rank_in(sources: &[SourceRef], question: &EvalQuestion) -> Option<usize> {
+    let gold = question.gold_document.as_deref()?;
+    let mut seen: Vec<&str> = Vec::new();
+    for source in sources {
+        if !seen.contains(&source.source.as_str()) {
+            seen.push(&source.source);
+        }
+        if source.source == gold {
+            return Some(seen.len());
+        }
+    }
+    None
 }
 
 /// What one citation policy would have shown for a question.
@@ -223,7 +218,7 @@ fn facts_in(text: &str, question: &EvalQuestion) -> bool {
 pub fn evaluate(pipeline: &mut Pipeline, question: &EvalQuestion) -> Result<EvalOutcome, RagError> {
     let retrieved = pipeline.retriever.retrieve(&question.question, 5)?;
     let top_score = retrieved.first().map_or(0.0, |source| source.score);
-    let gold_rank = gold_rank(&pipeline.retriever, question, 5)?;
+    let gold_rank = gold_rank_in(&retrieved, question);
     let answer = pipeline.ask(&question.question, &mut |_| {})?;
     let gold = question.gold_document.as_deref();
     let gold_retrieved = answer
@@ -320,7 +315,7 @@ pub fn evaluate(pipeline: &mut Pipeline, question: &EvalQuestion) -> Result<Eval
     let refused = matches!(
         answer.outcome,
         Outcome::Declined | Outcome::Refused | Outcome::NotFound
-    ) || is_refusal(&answer);
+    );
     Ok(EvalOutcome {
         id: question.id.clone(),
         answerable: question.answerable,
