@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use warden::index::Embedder;
 use warden::ingest::{ingest_path, ChunkSettings};
 use warden::model::{LanguageModel, Manifest, WeightFormat};
-use warden::rag::Retriever;
+use warden::rag::{AskSettings, Pipeline, Retriever};
 use warden::store::MemoryStore;
 
 pub const SMOLLM2: &str = "smollm2-135m";
@@ -53,18 +53,21 @@ pub fn embedder() -> Arc<Embedder> {
 /// The demo knowledge, ingested once into an in-memory store.
 pub fn demo_retriever() -> &'static Retriever {
     static RETRIEVER: OnceLock<Retriever> = OnceLock::new();
-    RETRIEVER.get_or_init(|| {
-        let store = MemoryStore::new();
-        ingest_path(
-            &knowledge_dir(),
-            &store,
-            &embedder(),
-            &ChunkSettings::default(),
-            &mut (),
-        )
-        .expect("demo knowledge ingests");
-        Retriever::open(&store, embedder()).expect("retriever opens")
-    })
+    RETRIEVER.get_or_init(|| memory_retriever(&knowledge_dir()))
+}
+
+/// A retriever over `folder`, ingested into an in-memory store.
+pub fn memory_retriever(folder: &Path) -> Retriever {
+    let store = MemoryStore::new();
+    ingest_path(
+        folder,
+        &store,
+        &embedder(),
+        &ChunkSettings::default(),
+        &mut (),
+    )
+    .expect("knowledge ingests");
+    Retriever::open(&store, embedder()).expect("retriever opens")
 }
 
 /// Runs the `warden` binary with the repository's models and a given home.
@@ -114,14 +117,16 @@ pub fn small_knowledge(dir: &Path) -> PathBuf {
 
 /// A retriever over the small demo knowledge, ingested into memory.
 pub fn small_knowledge_retriever(dir: &Path) -> Retriever {
-    let store = warden::store::MemoryStore::new();
-    warden::ingest::ingest_path(
-        &small_knowledge(dir),
-        &store,
-        &embedder(),
-        &ChunkSettings::default(),
-        &mut (),
-    )
-    .expect("small knowledge ingests");
-    Retriever::open(&store, embedder()).expect("retriever opens")
+    memory_retriever(&small_knowledge(dir))
+}
+
+/// A pipeline over the small demo knowledge with `model` (f16, default
+/// settings, answers capped at 96 tokens).
+pub fn small_pipeline(dir: &Path, model: &str) -> Pipeline {
+    let model = LanguageModel::load(&manifest(), model, WeightFormat::F16).expect("model loads");
+    let settings = AskSettings {
+        max_tokens: 96,
+        ..AskSettings::default()
+    };
+    Pipeline::new(small_knowledge_retriever(dir), model, settings).expect("pipeline opens")
 }

@@ -5,9 +5,9 @@ use std::ops::ControlFlow;
 use warden::model::{
     ChatMessage, LanguageModel, ModelError, SamplingParams, StopReason, WeightFormat,
 };
-use warden::rag::{AnswerEvent, AskSettings, Pipeline};
+use warden::rag::AnswerEvent;
 
-use crate::common::{manifest, small_knowledge_retriever, smollm2, QWEN2, SMOLLM2};
+use crate::common::{manifest, small_pipeline, smollm2, QWEN2, SMOLLM2};
 
 fn generate(
     model: &mut LanguageModel,
@@ -93,13 +93,7 @@ fn a_prompt_longer_than_the_context_is_refused() {
 
 fn answers_with_citation(model_name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let retriever = small_knowledge_retriever(dir.path());
-    let model = LanguageModel::load(&manifest(), model_name, WeightFormat::F16).unwrap();
-    let settings = AskSettings {
-        max_tokens: 96,
-        ..AskSettings::default()
-    };
-    let mut pipeline = Pipeline::new(retriever, model, settings).unwrap();
+    let mut pipeline = small_pipeline(dir.path(), model_name);
     let mut streamed = String::new();
     let answer = pipeline
         .ask(

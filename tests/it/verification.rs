@@ -8,12 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use warden::eval::verification::{evaluate_verifier, load_pairs};
 use warden::guard::{CitationPolicy, CitationVerifier, Verdict, VerifierSettings};
-use warden::model::{LanguageModel, WeightFormat};
-use warden::rag::{AskSettings, Pipeline};
 
-use crate::common::{
-    embedder, knowledge_dir, manifest, models_dir, small_knowledge_retriever, SMOLLM2,
-};
+use crate::common::{embedder, knowledge_dir, models_dir, small_pipeline, SMOLLM2};
 
 fn verifier() -> CitationVerifier {
     let vectors = Arc::new(embedder().word_vectors().unwrap());
@@ -167,14 +163,8 @@ fn warden_verify_reads_json_lines_and_reports_bad_lines_without_stopping() {
 #[test]
 fn strict_policy_shows_only_verified_sentences_from_a_real_model() {
     let dir = tempfile::tempdir().unwrap();
-    let retriever = small_knowledge_retriever(dir.path());
-    let model = LanguageModel::load(&manifest(), SMOLLM2, WeightFormat::F16).unwrap();
-    let settings = AskSettings {
-        max_tokens: 96,
-        ..AskSettings::default()
-    };
-    assert_eq!(settings.grounding.policy, CitationPolicy::Strict);
-    let mut pipeline = Pipeline::new(retriever, model, settings).unwrap();
+    let mut pipeline = small_pipeline(dir.path(), SMOLLM2);
+    assert_eq!(pipeline.settings.grounding.policy, CitationPolicy::Strict);
     for question in [
         "How many days of paid annual leave does a full-time employee get per year?",
         "Who must approve a change to a supplier's bank details?",
