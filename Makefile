@@ -7,6 +7,10 @@
 CARGO ?= cargo
 WARDEN := target/release/warden
 DEMO_HOME ?= .warden
+# The demo unlocks its keyring with a key file kept outside the home. A real
+# install uses a passphrase (WARDEN_PASSPHRASE or a prompt) or a key file on
+# another medium: whoever holds the key file can read the store.
+DEMO_KEY ?= .warden-demo.key
 QUESTION ?= How many days of paid annual leave does a full-time employee get, and how many unused days can be carried over?
 
 .PHONY: demo models build test lint bench peers clean-demo
@@ -17,10 +21,14 @@ models:
 build:
 	$(CARGO) build --release --locked
 
-## demo: fetch and verify the models, build, ingest knowledge/ and answer a question.
+## demo: fetch and verify the models, build, create an encrypted store, ingest knowledge/ and answer a question.
 demo: models build
-	$(WARDEN) --home $(DEMO_HOME) ingest knowledge
-	$(WARDEN) --home $(DEMO_HOME) ask "$(QUESTION)"
+	@if [ ! -f $(DEMO_HOME)/keyring/keyring.json ]; then \
+		rm -rf $(DEMO_HOME)/store; \
+		$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) init; \
+	fi
+	$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ingest knowledge
+	$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ask "$(QUESTION)"
 
 ## test: fetch and verify the models, then run the whole test suite (real models).
 test: models
@@ -32,6 +40,7 @@ lint:
 
 ## bench: criterion benchmarks (prompt, generation, TTFT, embeddings, search, memory).
 bench: models
+	bash scripts/fetch-bench-corpus
 	$(CARGO) bench --locked --bench warden
 
 ## peers: llama.cpp and sentence-transformers measured on the same inputs.
@@ -42,4 +51,4 @@ peers: models
 	target/peers/venv/bin/python benches/peers/sentence-transformers-bench.py
 
 clean-demo:
-	rm -rf $(DEMO_HOME)
+	rm -rf $(DEMO_HOME) $(DEMO_KEY)

@@ -12,6 +12,13 @@
 //! - `verify/answer-300-tokens-5-chunks`: citation verification of a
 //!   ~300-token answer (15 sentences, some unsupported) against 5 demo chunks.
 //!
+//! - `store/*`: the encrypted store on the PostgreSQL 15 manual (Debian's
+//!   `postgresql-doc-15`, ~1,170 HTML pages, fetched by `make bench` with
+//!   `scripts/fetch-bench-corpus`). One timed ingest of the whole corpus
+//!   (MB/s, chunks/s, and the share of its time spent in AES-GCM) is printed;
+//!   criterion then measures opening the tenant (catalog decryption, index
+//!   load) and retrieval with decryption of the hit documents.
+//!
 //! Peak resident memory after each model load is printed at the end.
 
 use std::ops::ControlFlow;
@@ -19,9 +26,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
+use std::sync::Arc;
+use warden::crypto::{KdfParams, Keyring, Unlock};
 use warden::guard::{CitationVerifier, SourceText, VerifierSettings};
 use warden::index::{Embedder, VectorIndex};
+use warden::ingest::{ingest_path, IngestOptions, IngestProgress};
 use warden::model::{ChatMessage, LanguageModel, Manifest, SamplingParams, WeightFormat};
+use warden::rag::Retriever;
+use warden::store::{EncryptedStore, KnowledgeStore, DEFAULT_TENANT};
 
 /// The same allocator as the `warden` binary, so the figures are the product's.
 #[global_allocator]
@@ -249,14 +261,10 @@ fn bench_search(c: &mut Criterion) {
     let mut group = c.benchmark_group("search");
     for count in [10_000usize, 100_000] {
         let vectors = random_unit_vectors(count, 384, 7);
-        let index = VectorIndex::build(
-            384,
-            vectors
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i as u64, v.as_slice())),
-        )
-        .unwrap();
+        let index = VectorIndex::new(384, count).unwrap();
+        for (i, v) in vectors.iter().enumerate() {
+            index.add(i as u64, v).unwrap();
+        }
         group.throughput(Throughput::Elements(queries.len() as u64));
         group.bench_function(BenchmarkId::new("hnsw-top10", count), |b| {
             b.iter(|| {
@@ -267,6 +275,141 @@ fn bench_search(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Counts what the ingest did, for the throughput line.
+#[derive(Default)]
+struct Count {
+    files: usize,
+}
+
+impl IngestProgress for Count {
+    fn file_read(&mut self, _source: &str) {
+        self.files += 1;
+        if self.files.is_multiple_of(100) {
+            eprintln!("  ingest: {} files read", self.files);
+        }
+    }
+}
+
+fn bench_store(c: &mut Criterion, embedder: Arc<Embedder>, summary: &mut Vec<String>) {
+    let corpus = repo().join("target/bench-corpus/postgresql-doc-15");
+    if !corpus.join("index.html").exists() {
+        summary.push(format!(
+            "store: skipped, {} is missing (run scripts/fetch-bench-corpus or make bench)",
+            corpus.display()
+        ));
+        return;
+    }
+    let version = std::fs::read_to_string(corpus.with_extension("version")).unwrap_or_default();
+    // The ingested store is kept: later runs measure open and retrieval without
+    // embedding the corpus again (delete the folder to time the ingest again).
+    let home = repo().join("target/bench-corpus/store-home");
+    let measured = home.join("ingest.txt");
+    let unlock = Unlock::Passphrase(zeroize::Zeroizing::new("bench passphrase".into()));
+    if let Ok(line) = std::fs::read_to_string(&measured) {
+        let keyring = Arc::new(Keyring::unlock(&home.join("keyring"), &unlock).unwrap());
+        let store = Arc::new(EncryptedStore::open(&home.join("store"), keyring).unwrap());
+        summary.push(format!(
+            "{} (measured earlier: {})",
+            line.trim(),
+            measured.display()
+        ));
+        return bench_queries(c, store, embedder, summary);
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    let keyring = Arc::new(
+        Keyring::create(
+            &home.join("keyring"),
+            &unlock,
+            KdfParams::default(),
+            "bench",
+        )
+        .unwrap(),
+    );
+    let store = Arc::new(EncryptedStore::create(&home.join("store"), keyring).unwrap());
+
+    let (aead_before, _) = warden::crypto::aead_totals();
+    let started = std::time::Instant::now();
+    let report = ingest_path(
+        &corpus,
+        store.as_ref(),
+        &embedder,
+        &IngestOptions::default(),
+        &mut Count::default(),
+    )
+    .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let (aead_after, aead_bytes) = warden::crypto::aead_totals();
+    let aead = aead_after - aead_before;
+    let html_bytes: u64 = std::fs::read_dir(&corpus)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    let disk: u64 = walkdir::WalkDir::new(home.join("store"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    summary.push(format!(
+        "store/ingest postgresql-doc-15 {} ({} threads): {} documents ({} failed, {} skipped), {:.1} MB HTML, {:.1} MB text, {} chunks in {:.1} s: {:.3} MB/s of HTML, {:.1} chunks/s; AES-GCM {:.3} s over {:.1} MB = {:.2}% of the ingest; store on disk {:.1} MB",
+        version.trim(),
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_default(),
+        report.ingested.len(),
+        report.failed.len(),
+        report.skipped.len(),
+        html_bytes as f64 / 1e6,
+        report.text_bytes as f64 / 1e6,
+        report.chunks_embedded,
+        seconds,
+        html_bytes as f64 / 1e6 / seconds,
+        report.chunks_embedded as f64 / seconds,
+        aead,
+        aead_bytes as f64 / 1e6,
+        aead / seconds * 100.0,
+        disk as f64 / 1e6,
+    ));
+    eprintln!("{}", summary.last().unwrap());
+    std::fs::write(&measured, summary.last().unwrap()).unwrap();
+    bench_queries(c, store, embedder, summary);
+}
+
+fn bench_queries(
+    c: &mut Criterion,
+    store: Arc<EncryptedStore>,
+    embedder: Arc<Embedder>,
+    summary: &mut Vec<String>,
+) {
+    let mut group = c.benchmark_group("store");
+    group.bench_function("open-tenant-postgresql-doc-15", |b| {
+        b.iter(|| Retriever::open(store.clone(), DEFAULT_TENANT, embedder.clone()).unwrap())
+    });
+    let retriever = Retriever::open(store.clone(), DEFAULT_TENANT, embedder.clone()).unwrap();
+    let questions = [
+        "How do I create a unique index on two columns?",
+        "What does VACUUM FULL do?",
+        "How can I set up streaming replication?",
+        "Which isolation levels does PostgreSQL support?",
+    ];
+    group.throughput(Throughput::Elements(questions.len() as u64));
+    group.bench_function("retrieve-top5-with-decryption", |b| {
+        b.iter(|| {
+            for question in &questions {
+                retriever.clear_cache();
+                retriever.retrieve(question, 5).unwrap();
+            }
+        })
+    });
+    group.finish();
+    let catalog = store.catalog(DEFAULT_TENANT).unwrap();
+    summary.push(format!(
+        "store: tenant of {} documents / {} chunks (open and retrieval timed above)",
+        catalog.documents.len(),
+        catalog.total_chunks()
+    ));
 }
 
 fn main() {
@@ -306,7 +449,16 @@ fn main() {
         let manifest = Manifest::load(&repo().join("models")).unwrap();
         bench_verify(&mut criterion, &Embedder::load(&manifest).unwrap());
     }
+    let mut store_summary = Vec::new();
+    if wants("store") {
+        let manifest = Manifest::load(&repo().join("models")).unwrap();
+        let embedder = Arc::new(Embedder::load(&manifest).unwrap());
+        bench_store(&mut criterion, embedder, &mut store_summary);
+    }
     criterion.final_summary();
+    for line in store_summary {
+        println!("{line}");
+    }
     println!("\nmemory:");
     for line in memory {
         println!("  {line}");

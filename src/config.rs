@@ -54,6 +54,8 @@ pub struct RawConfig {
     pub citation_policy: Option<String>,
     pub quote_fallback: Option<bool>,
     pub min_coverage: Option<f32>,
+    pub key_file: Option<PathBuf>,
+    pub tenant: Option<String>,
 }
 
 /// Names of the settings, as used in warden.toml and (upper-cased) in `WARDEN_*`.
@@ -76,6 +78,8 @@ const KEYS: &[&str] = &[
     "citation_policy",
     "quote_fallback",
     "min_coverage",
+    "key_file",
+    "tenant",
 ];
 
 impl RawConfig {
@@ -146,6 +150,8 @@ impl RawConfig {
             citation_policy: over.citation_policy.or(self.citation_policy),
             quote_fallback: over.quote_fallback.or(self.quote_fallback),
             min_coverage: over.min_coverage.or(self.min_coverage),
+            key_file: over.key_file.or(self.key_file),
+            tenant: over.tenant.or(self.tenant),
         }
     }
 }
@@ -163,6 +169,10 @@ pub struct Config {
     pub threads: usize,
     pub ask: AskSettings,
     pub chunking: ChunkSettings,
+    /// Key file that unlocks the keyring (else `WARDEN_PASSPHRASE` or a prompt).
+    pub key_file: Option<PathBuf>,
+    /// Tenant used when a command names none.
+    pub tenant: String,
 }
 
 impl Config {
@@ -280,13 +290,22 @@ impl Config {
                 verifier,
             },
             chunking,
+            key_file: raw.key_file,
+            tenant: raw
+                .tenant
+                .unwrap_or_else(|| crate::store::DEFAULT_TENANT.to_string()),
             home,
         })
     }
 
-    /// The knowledge store file of the default tenant.
-    pub fn store_path(&self) -> PathBuf {
-        self.home.join("store").join("default.wks")
+    /// The encrypted knowledge store.
+    pub fn store_dir(&self) -> PathBuf {
+        self.home.join("store")
+    }
+
+    /// The keyring: master key unlockers and tenant keys.
+    pub fn keyring_dir(&self) -> PathBuf {
+        self.home.join("keyring")
     }
 }
 

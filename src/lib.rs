@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
+pub mod durable;
 pub mod eval;
 pub mod guard;
 pub mod index;

@@ -1,5 +1,5 @@
 //! Embeddings and vector search: how a question finds the passages that may
-//! answer it. Never crosses a store boundary: each index covers one store.
+//! answer it. Never crosses a tenant boundary: each index covers one tenant.
 
 pub mod bert;
 pub mod embed;
@@ -7,7 +7,7 @@ pub mod vectors;
 pub mod words;
 
 pub use embed::Embedder;
-pub use vectors::{Neighbour, VectorIndex};
+pub use vectors::{tenant_index, Neighbour, VectorIndex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -17,6 +17,8 @@ pub enum IndexError {
     Embedder { message: String },
     #[error("vector index: {message}")]
     Vector { message: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("embedding computation failed: {0}")]
     Candle(#[from] candle_core::Error),
 }

@@ -1,5 +1,6 @@
-//! Finding documents and turning them into text. Markdown and plain text for
-//! now; every other extension is reported as skipped, never silently dropped.
+//! Finding documents and turning them into text: Markdown, plain text, HTML,
+//! PDF, DOCX and CSV (the binary formats are read in `formats`). Every other
+//! extension is reported as skipped, never silently dropped.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,45 @@ pub struct DiscoveredFile {
 pub struct Extracted {
     pub title: String,
     pub text: String,
+    /// `markdown`, `text`, `html`, `pdf`, `docx` or `csv`.
+    pub format: &'static str,
+    /// Where pages, paragraphs or rows start in `text`, in order.
+    pub locations: Vec<Location>,
+    /// Content the source hides from readers (kept out of `text`).
+    pub hidden: Vec<crate::store::HiddenText>,
+}
+
+/// A named place in the extracted text ("page 3", "paragraph 12", "row 7").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub start: usize,
+    pub label: String,
+}
+
+impl Extracted {
+    /// The location label of a span: "page 2", or "pages 2–3" across pages.
+    pub fn location_of(&self, start: usize, end: usize) -> Option<String> {
+        let at = |offset: usize| {
+            let slot = self.locations.partition_point(|l| l.start <= offset);
+            self.locations.get(slot.checked_sub(1)?)
+        };
+        // A span that opens before the first location (a title) starts at it.
+        let first = at(start).or_else(|| {
+            self.locations
+                .iter()
+                .find(|l| l.start >= start && l.start < end)
+        })?;
+        let last = at(end.saturating_sub(1)).unwrap_or(first);
+        if first == last {
+            return Some(first.label.clone());
+        }
+        match (first.label.split_once(' '), last.label.split_once(' ')) {
+            (Some((kind, a)), Some((kind_b, b))) if kind == kind_b => {
+                Some(format!("{kind}s {a}–{b}"))
+            }
+            _ => Some(format!("{}–{}", first.label, last.label)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +64,15 @@ pub enum ExtractError {
     Io(#[from] std::io::Error),
     #[error("not valid UTF-8 text (byte {0})")]
     NotUtf8(usize),
-    #[error("the file is empty")]
+    #[error("the file is empty or holds no text")]
     Empty,
+    #[error("binary content in a text file (a NUL byte at {0})")]
+    Binary(usize),
+    #[error("damaged or unreadable {format}: {message}")]
+    Corrupt {
+        format: &'static str,
+        message: String,
+    },
     #[error(
         "the file is {size} bytes; documents larger than {limit} bytes are refused (split it)"
     )]
@@ -36,7 +83,7 @@ pub enum ExtractError {
 /// that one file cannot exhaust memory during chunking and embedding.
 pub const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
 
-const SUPPORTED: &[&str] = &["md", "markdown", "txt"];
+const SUPPORTED: &[&str] = &["md", "markdown", "txt", "html", "htm", "pdf", "docx", "csv"];
 
 /// The file in an ingest folder that lists paths to leave out.
 pub const IGNORE_FILE: &str = ".wardenignore";
@@ -115,7 +162,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|name| name.starts_with('.'))
 }
 
-/// Reads a document as text and finds its title.
+/// Reads a document and turns it into text, by its extension.
 pub fn extract(path: &Path) -> Result<Extracted, ExtractError> {
     let size = std::fs::metadata(path)?.len();
     if size > MAX_DOCUMENT_BYTES {
@@ -125,18 +172,50 @@ pub fn extract(path: &Path) -> Result<Extracted, ExtractError> {
         });
     }
     let bytes = std::fs::read(path)?;
+    if bytes.is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    let fallback_title = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().replace(['-', '_'], " "))
+        .unwrap_or_default();
+    let extension = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let extracted = match extension.as_str() {
+        "html" | "htm" => super::formats::html(&bytes, &fallback_title)?,
+        "pdf" => super::formats::pdf(&bytes, &fallback_title)?,
+        "docx" => super::formats::docx(&bytes, &fallback_title)?,
+        "csv" => super::formats::csv(&bytes, &fallback_title)?,
+        _ => plain_text(bytes, &fallback_title, extension != "txt")?,
+    };
+    if extracted.text.trim().is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    Ok(extracted)
+}
+
+fn plain_text(
+    bytes: Vec<u8>,
+    fallback_title: &str,
+    markdown: bool,
+) -> Result<Extracted, ExtractError> {
+    if let Some(position) = bytes.iter().take(64 * 1024).position(|&b| b == 0) {
+        return Err(ExtractError::Binary(position));
+    }
     let text = String::from_utf8(bytes)
         .map_err(|err| ExtractError::NotUtf8(err.utf8_error().valid_up_to()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
-    if text.trim().is_empty() {
-        return Err(ExtractError::Empty);
-    }
-    let title = markdown_title(&text).unwrap_or_else(|| {
-        path.file_stem()
-            .map(|stem| stem.to_string_lossy().replace(['-', '_'], " "))
-            .unwrap_or_default()
-    });
-    Ok(Extracted { title, text })
+    let title = markdown_title(&text).unwrap_or_else(|| fallback_title.to_string());
+    Ok(Extracted {
+        title,
+        text,
+        format: if markdown { "markdown" } else { "text" },
+        locations: Vec::new(),
+        hidden: Vec::new(),
+    })
 }
 
 pub fn markdown_title(text: &str) -> Option<String> {

@@ -16,6 +16,8 @@ pub struct SourceRef {
     /// Byte span of the passage in the document's text.
     pub start: usize,
     pub end: usize,
+    /// Page, paragraph or row of the passage, where the format has one.
+    pub location: Option<String>,
     pub score: f32,
     pub text: String,
 }

@@ -20,6 +20,8 @@ pub enum RagError {
     Index(#[from] crate::index::IndexError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error("the store was built with embedding model `{found}`, this build uses `{expected}`; re-ingest into a new home")]
+    EmbeddingMismatch { found: String, expected: String },
     #[error("the knowledge base is empty; run `warden ingest <folder>` first")]
     EmptyKnowledgeBase,
     #[error("the question is empty")]

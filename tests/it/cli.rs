@@ -4,11 +4,12 @@ use serde_json::Value;
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{small_knowledge, stderr, stdout, warden, warden_with_env};
+use crate::common::{init_home, small_knowledge, stderr, stdout, warden, warden_with_env};
 
 /// A home under `dir` with the small demo knowledge ingested.
 fn home_with_small_knowledge(dir: &Path) -> PathBuf {
     let home = dir.join("home");
+    init_home(&home);
     let folder = small_knowledge(dir);
     let output = warden(&home, &["ingest", folder.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -19,10 +20,11 @@ fn home_with_small_knowledge(dir: &Path) -> PathBuf {
 fn ingest_then_ask_json_returns_a_cited_answer_with_sources_and_model_hash() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
+    init_home(&home);
     let folder = small_knowledge(dir.path());
     let ingest = warden(&home, &["ingest", folder.to_str().unwrap()]);
     assert!(ingest.status.success(), "{}", stderr(&ingest));
-    assert!(stdout(&ingest).contains("3 added"), "{}", stdout(&ingest));
+    assert!(stdout(&ingest).contains("3 new"), "{}", stdout(&ingest));
 
     let ask = warden(
         &home,
@@ -62,8 +64,21 @@ fn ingest_then_ask_json_returns_a_cited_answer_with_sources_and_model_hash() {
 }
 
 #[test]
+fn a_home_without_a_keyring_says_to_run_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(dir.path(), &["ask", "anything?"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("warden init"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn asking_an_empty_knowledge_base_says_to_ingest_first() {
     let dir = tempfile::tempdir().unwrap();
+    init_home(dir.path());
     let output = warden(dir.path(), &["ask", "anything?"]);
     assert!(!output.status.success());
     assert!(
@@ -79,6 +94,8 @@ fn ingesting_an_empty_folder_fails_and_writes_nothing() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let home = dir.path().join("home");
+    init_home(&home);
+    let before = std::fs::read(home.join("store/MANIFEST")).unwrap();
     let output = warden(&home, &["ingest", empty.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -86,9 +103,10 @@ fn ingesting_an_empty_folder_fails_and_writes_nothing() {
         "{}",
         stderr(&output)
     );
-    assert!(
-        !home.join("store").exists(),
-        "a store was created for nothing"
+    assert_eq!(
+        std::fs::read(home.join("store/MANIFEST")).unwrap(),
+        before,
+        "the store changed for nothing"
     );
 }
 

@@ -5,13 +5,15 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use warden::index::Embedder;
-use warden::ingest::{ingest_path, ChunkSettings};
+use warden::ingest::{ingest_path, IngestOptions};
 use warden::model::{LanguageModel, Manifest, WeightFormat};
 use warden::rag::{AskSettings, Pipeline, Retriever};
-use warden::store::MemoryStore;
+use warden::store::{MemoryStore, DEFAULT_TENANT};
 
 pub const SMOLLM2: &str = "smollm2-135m";
 pub const QWEN2: &str = "qwen2.5-coder-0.5b";
+/// The passphrase of every test home (`init_home`).
+pub const PASSPHRASE: &str = "correct horse battery staple";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -58,19 +60,29 @@ pub fn demo_retriever() -> &'static Retriever {
 
 /// A retriever over `folder`, ingested into an in-memory store.
 pub fn memory_retriever(folder: &Path) -> Retriever {
-    let store = MemoryStore::new();
+    let store = Arc::new(MemoryStore::new());
     ingest_path(
         folder,
-        &store,
+        store.as_ref(),
         &embedder(),
-        &ChunkSettings::default(),
+        &IngestOptions::default(),
         &mut (),
     )
     .expect("knowledge ingests");
-    Retriever::open(&store, embedder()).expect("retriever opens")
+    Retriever::open(store, DEFAULT_TENANT, embedder()).expect("retriever opens")
 }
 
-/// Runs the `warden` binary with the repository's models and a given home.
+/// Creates the keyring and encrypted store of a test home (cheap Argon2 cost).
+pub fn init_home(home: &Path) {
+    let output = warden(
+        home,
+        &["init", "--kdf-memory-mib", "8", "--kdf-iterations", "1"],
+    );
+    assert!(output.status.success(), "init: {}", stderr(&output));
+}
+
+/// Runs the `warden` binary with the repository's models, a given home and
+/// the test passphrase.
 pub fn warden(home: &Path, args: &[&str]) -> Output {
     warden_with_env(home, args, &[])
 }
@@ -84,6 +96,9 @@ pub fn warden_with_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         .arg("1")
         .args(args)
         .env("WARDEN_MODELS_DIR", models_dir())
+        .env("WARDEN_PASSPHRASE", PASSPHRASE)
+        .env_remove("WARDEN_KEY_FILE")
+        .env_remove("WARDEN_TENANT")
         .env_remove("WARDEN_HOME")
         .env_remove("WARDEN_MODEL");
     for (name, value) in env {

@@ -3,10 +3,13 @@
 
 mod common;
 
+mod admin;
 mod cli;
+mod crash;
 mod generation;
 mod ingest;
 mod model_files;
+mod properties;
 mod retrieval;
 mod store;
 mod template;

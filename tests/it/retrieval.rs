@@ -95,19 +95,23 @@ fn vector_index_finds_exact_neighbours_and_rejects_wrong_dimensions() {
             v.into_iter().map(|x| x / norm).collect()
         })
         .collect();
-    let index = VectorIndex::build(
-        16,
-        vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64 + 1000, v.as_slice())),
-    )
-    .unwrap();
+    let index = VectorIndex::new(16, 8).unwrap();
+    for (i, v) in vectors.iter().enumerate() {
+        index.add(i as u64 + 1000, v).unwrap();
+    }
     assert_eq!(index.len(), 200);
     let found = index.search(&vectors[42], 1).unwrap();
     assert_eq!(found[0].key, 1042);
     assert!((found[0].similarity - 1.0).abs() < 1e-4);
     assert!(index.add(7, &[0.0; 3]).is_err());
+
+    // Serialised and read back (as the store keeps it), it answers the same;
+    // removed keys are gone; bytes of another size are refused.
+    let restored = VectorIndex::from_bytes(16, &index.to_bytes().unwrap()).unwrap();
+    assert_eq!(restored.search(&vectors[42], 1).unwrap()[0].key, 1042);
+    restored.remove(1042).unwrap();
+    assert_ne!(restored.search(&vectors[42], 1).unwrap()[0].key, 1042);
+    assert!(VectorIndex::from_bytes(32, &index.to_bytes().unwrap()).is_none());
 }
 
 #[test]

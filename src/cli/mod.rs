@@ -1,5 +1,8 @@
 //! Command-line interface: argument parsing, rendering of answer events to a
-//! terminal or JSON, and exit codes. No business logic lives here.
+//! terminal or JSON, and exit codes. No business logic lives here. Commands
+//! that manage keys, tenants and the store are in `admin`.
+
+mod admin;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,10 +17,9 @@ use crate::eval;
 use crate::guard::grounding::UNVERIFIED_MARK;
 use crate::guard::{CitationPolicy, CitationVerifier, Outcome, SourceText, Verdict};
 use crate::index::Embedder;
-use crate::ingest::{ingest_path, IngestProgress};
+use crate::ingest::{ingest_path, IngestOptions, IngestProgress};
 use crate::model::{LanguageModel, Manifest};
 use crate::rag::{Answer, AnswerEvent, Pipeline, Retriever};
-use crate::store::FileStore;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +37,12 @@ pub struct Cli {
     /// CPU threads for model and embeddings (default: the idle cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Key file that unlocks the keyring (else WARDEN_PASSPHRASE, else a prompt).
+    #[arg(long, global = true, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// Tenant to work in (default: `default`, or `tenant` in warden.toml / WARDEN_TENANT).
+    #[arg(long, global = true, value_name = "NAME")]
+    tenant: Option<String>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -44,12 +52,31 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Add or update documents (.md, .txt) from a file or folder.
-    Ingest {
-        path: PathBuf,
-        /// Print a JSON report instead of text.
+    /// Create the keyring (master key, first unlocker) and the encrypted store.
+    Init(admin::InitArgs),
+    /// Add or update documents (.md .txt .html .pdf .docx .csv) from a file or folder.
+    Ingest(IngestArgs),
+    /// List the documents of a tenant.
+    Docs {
         #[arg(long)]
         json: bool,
+    },
+    /// Erase a document (`--doc`) or a whole tenant (`--tenant` alone) beyond recovery.
+    Forget(admin::ForgetArgs),
+    /// Manage the keyring's unlockers (passphrases and key files).
+    Keys {
+        #[command(subcommand)]
+        action: admin::KeysAction,
+    },
+    /// Manage tenants: each has its own keys and its own index.
+    Tenants {
+        #[command(subcommand)]
+        action: admin::TenantsAction,
+    },
+    /// Check the encrypted store.
+    Store {
+        #[command(subcommand)]
+        action: admin::StoreAction,
     },
     /// Answer a question from the ingested documents, with citations.
     Ask(AskArgs),
@@ -66,6 +93,23 @@ enum Command {
     },
     /// Print the effective configuration.
     Config,
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    path: PathBuf,
+    /// Access labels for these documents, comma-separated (e.g. hr,finance).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// Remove documents under PATH whose files are gone.
+    #[arg(long)]
+    prune: bool,
+    /// Documents per commit.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -151,6 +195,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let mut flags = RawConfig {
         models_dir: cli.models_dir.clone(),
         threads: cli.threads,
+        key_file: cli.key_file.clone(),
+        tenant: cli.tenant.clone(),
         ..RawConfig::default()
     };
     if let Command::Ask(args) = &cli.command {
@@ -178,7 +224,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let config = Config::resolve(home, flags)?;
     set_threads(config.threads);
     match cli.command {
-        Command::Ingest { path, json } => ingest(&config, &path, json),
+        Command::Init(args) => admin::init(&config, &args),
+        Command::Ingest(args) => ingest(&config, &args),
+        Command::Docs { json } => admin::docs(&config, json),
+        Command::Forget(args) => admin::forget(&config, &args, cli.tenant.is_some()),
+        Command::Keys { action } => admin::keys(&config, action),
+        Command::Tenants { action } => admin::tenants(&config, action),
+        Command::Store { action } => admin::store(&config, action),
         Command::Ask(args) => ask(&config, &args.question, args.json),
         Command::Eval(args) => evaluate(&config, &args),
         Command::Verify => verify_stdin(&config),
@@ -209,76 +261,126 @@ fn set_threads(threads: usize) {
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
 }
 
-struct BarProgress(Option<ProgressBar>);
+/// A bar over files on a terminal; plain `committed` lines otherwise, so a
+/// script (or a test) knows what is durably stored even if the run dies.
+struct IngestBar {
+    bar: ProgressBar,
+    chunks: usize,
+    log_commits: bool,
+}
 
-impl IngestProgress for BarProgress {
-    fn embedding_started(&mut self, chunks: usize) {
-        if chunks == 0 {
-            return;
-        }
-        let bar = ProgressBar::new(chunks as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "embedding {bar:40} {pos}/{len} chunks  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        self.0 = Some(bar);
+impl IngestProgress for IngestBar {
+    fn files_found(&mut self, files: usize) {
+        self.bar.set_length(files as u64);
+    }
+
+    fn file_read(&mut self, source: &str) {
+        self.bar.inc(1);
+        self.bar.set_message(source.to_string());
     }
 
     fn embedded(&mut self, chunks: usize) {
-        if let Some(bar) = &self.0 {
-            bar.inc(chunks as u64);
+        self.chunks += chunks;
+        self.bar
+            .set_prefix(format!("{} chunks embedded", self.chunks));
+    }
+
+    fn committed(&mut self, sources: &[String]) {
+        if self.log_commits {
+            let mut out = std::io::stdout().lock();
+            for source in sources {
+                let _ = writeln!(out, "committed {source}");
+            }
+            let _ = out.flush();
         }
     }
 }
 
-fn ingest(config: &Config, path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+fn ingest(config: &Config, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    if !args.path.exists() {
+        return Err(crate::ingest::IngestError::NotFound {
+            path: args.path.clone(),
+        }
+        .into());
+    }
+    let store = admin::open_store(config)?;
     let manifest = Manifest::load(&config.models_dir)?;
     let embedder = Embedder::load(&manifest)?;
-    let store = FileStore::new(config.store_path());
-    let mut progress = BarProgress(None);
-    let report = ingest_path(path, &store, &embedder, &config.chunking, &mut progress)?;
-    if let Some(bar) = progress.0 {
-        bar.finish_and_clear();
-    }
-    if json {
+    let options = IngestOptions {
+        tenant: config.tenant.clone(),
+        labels: args.labels.clone(),
+        prune: args.prune,
+        chunking: config.chunking.clone(),
+        batch_documents: args.batch.max(1),
+    };
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files  {prefix}  eta {eta}  {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut progress = IngestBar {
+        bar,
+        chunks: 0,
+        log_commits: !args.json && !std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    };
+    let report = ingest_path(&args.path, &store, &embedder, &options, &mut progress);
+    progress.bar.finish_and_clear();
+    let report = report?;
+    if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "ingested {}: {} added, {} updated, {} unchanged; {} chunks embedded",
-            path.display(),
-            report.added.len(),
-            report.updated.len(),
+            "ingested {} into tenant `{}` in {:.1} s: {} new, {} replaced, {} unchanged, {} skipped, {} failed{}; {} chunks embedded",
+            args.path.display(),
+            report.tenant,
+            report.seconds,
+            report.ingested.len(),
+            report.replaced.len(),
             report.unchanged.len(),
+            report.skipped.len(),
+            report.failed.len(),
+            if args.prune { format!(", {} pruned", report.pruned.len()) } else { String::new() },
             report.chunks_embedded
         );
-        if !report.skipped_unsupported.is_empty() {
-            println!(
-                "skipped {} file(s) in formats not supported yet: {}",
-                report.skipped_unsupported.len(),
-                report.skipped_unsupported.join(", ")
-            );
+        for issue in &report.failed {
+            println!("  failed: {}: {}", issue.source, issue.reason);
+        }
+        for issue in &report.skipped {
+            println!("  skipped: {}: {}", issue.source, issue.reason);
+        }
+        for source in &report.hidden_content {
+            println!("  note: {source} has hidden content (comments or hidden elements), kept out of the answers");
         }
         println!(
-            "knowledge base: {} documents, {} chunks in {}",
+            "knowledge base `{}`: {} documents, {} chunks, encrypted in {}",
+            report.tenant,
             report.total_documents,
             report.total_chunks,
-            config.store_path().display()
+            config.store_dir().display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // Some files failed: the rest is committed, but scripts should notice.
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// Loads the store, the embedder and the configured model into a pipeline.
 fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
     let manifest = Manifest::load(&config.models_dir)?;
     let embedder = Embedder::load(&manifest)?;
-    let store = FileStore::new(config.store_path());
-    let retriever = Retriever::open(&store, std::sync::Arc::new(embedder))?;
-    if retriever.snapshot().chunks.is_empty() {
+    let store = std::sync::Arc::new(admin::open_store(config)?);
+    let retriever = Retriever::open(store, &config.tenant, std::sync::Arc::new(embedder))?;
+    if retriever.catalog().total_chunks() == 0 {
         anyhow::bail!(
-            "the knowledge base in {} is empty; run `warden ingest <folder>` first",
+            "the knowledge base of tenant `{}` in {} is empty; run `warden ingest <folder>` first",
+            config.tenant,
             config.home.display()
         );
     }
@@ -690,10 +792,14 @@ fn render_sources(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> 
         } else {
             "not cited"
         };
+        let place = source.location.as_ref().map_or_else(
+            || format!("bytes {}..{}", source.start, source.end),
+            Clone::clone,
+        );
         writeln!(
             out,
-            "  [{}] {} — {} (bytes {}..{}, score {:.2}, {cited})",
-            source.number, source.title, source.source, source.start, source.end, source.score
+            "  [{}] {} — {} ({place}, score {:.2}, {cited})",
+            source.number, source.title, source.source, source.score
         )?;
     }
     if !answer.invalid_citations.is_empty() {

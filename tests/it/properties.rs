@@ -1,0 +1,55 @@
+//! Property tests: encryption round trips and rejects any change; chunk
+//! offsets always point at the chunk's text.
+
+use proptest::prelude::*;
+use warden::crypto::SecretKey;
+use warden::ingest::{chunk, ChunkSettings};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn sealing_round_trips_and_any_flipped_bit_is_rejected(
+        key in any::<[u8; 32]>(),
+        associated in proptest::collection::vec(any::<u8>(), 0..64),
+        plaintext in proptest::collection::vec(any::<u8>(), 0..2048),
+        flip in any::<usize>(),
+        bit in 0u8..8,
+    ) {
+        let key = SecretKey::from_bytes(key);
+        let sealed = key.seal(&associated, &plaintext).unwrap();
+        prop_assert_eq!(key.open(&associated, &sealed).unwrap(), plaintext.clone());
+        let mut damaged = sealed.clone();
+        let at = flip % damaged.len();
+        damaged[at] ^= 1 << bit;
+        prop_assert!(key.open(&associated, &damaged).is_err());
+        let mut other_ad = associated.clone();
+        other_ad.push(0);
+        prop_assert!(key.open(&other_ad, &sealed).is_err());
+    }
+
+    #[test]
+    fn chunk_offsets_always_point_at_the_chunk_text(
+        blocks in proptest::collection::vec(
+            prop_oneof![
+                "# [A-Za-zé ]{1,30}",
+                "[A-Za-z0-9ßü€,.;:!? ]{1,400}",
+                "- [a-z ]{1,60}",
+                "\\| [a-z]{1,8} \\| [0-9]{1,4} \\|",
+            ],
+            1..30,
+        ),
+        min in 20usize..200,
+        extra in 0usize..400,
+    ) {
+        let text = blocks.join("\n\n");
+        let settings = ChunkSettings { min_chars: min, max_chars: min + extra };
+        let mut previous_end = 0;
+        for span in chunk::split(&text, &settings) {
+            prop_assert_eq!(&text[span.start..span.end], span.text.as_str());
+            prop_assert!(span.start >= previous_end);
+            prop_assert!(!span.text.trim().is_empty());
+            previous_end = span.end;
+        }
+    }
+}
