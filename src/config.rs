@@ -56,6 +56,7 @@ pub struct RawConfig {
     pub min_coverage: Option<f32>,
     pub key_file: Option<PathBuf>,
     pub tenant: Option<String>,
+    pub guard_policy: Option<PathBuf>,
 }
 
 /// Names of the settings, as used in warden.toml and (upper-cased) in `WARDEN_*`.
@@ -80,6 +81,7 @@ const KEYS: &[&str] = &[
     "min_coverage",
     "key_file",
     "tenant",
+    "guard_policy",
 ];
 
 impl RawConfig {
@@ -152,6 +154,7 @@ impl RawConfig {
             min_coverage: over.min_coverage.or(self.min_coverage),
             key_file: over.key_file.or(self.key_file),
             tenant: over.tenant.or(self.tenant),
+            guard_policy: over.guard_policy.or(self.guard_policy),
         }
     }
 }
@@ -173,6 +176,8 @@ pub struct Config {
     pub key_file: Option<PathBuf>,
     /// Tenant used when a command names none.
     pub tenant: String,
+    /// The guard policy file (`<home>/guard.toml` when it exists, else built-in defaults).
+    pub guard_policy: Option<PathBuf>,
 }
 
 impl Config {
@@ -291,11 +296,26 @@ impl Config {
             },
             chunking,
             key_file: raw.key_file,
+            guard_policy: raw.guard_policy,
             tenant: raw
                 .tenant
                 .unwrap_or_else(|| crate::store::DEFAULT_TENANT.to_string()),
             home,
         })
+    }
+
+    /// The guard policy: the configured file, else `<home>/guard.toml`, else defaults.
+    pub fn guard_policy(
+        &self,
+    ) -> Result<crate::guard::scan::GuardPolicy, crate::guard::scan::GuardError> {
+        let path = self
+            .guard_policy
+            .clone()
+            .unwrap_or_else(|| self.home.join("guard.toml"));
+        if self.guard_policy.is_none() && !path.exists() {
+            return Ok(crate::guard::scan::GuardPolicy::default());
+        }
+        crate::guard::scan::GuardPolicy::load(&path)
     }
 
     /// The encrypted knowledge store.

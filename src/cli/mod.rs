@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::{resolve_home, Config, RawConfig};
 use crate::eval;
 use crate::guard::grounding::UNVERIFIED_MARK;
+use crate::guard::scan::{Scanners, Stage};
 use crate::guard::{CitationPolicy, CitationVerifier, Outcome, SourceText, Verdict};
 use crate::index::Embedder;
 use crate::ingest::{ingest_path, IngestOptions, IngestProgress};
@@ -86,6 +87,13 @@ enum Command {
     /// `{"answer": "...", "sources": [{"id": "...", "text": "..."}]}` on stdin and
     /// writes one JSON line of per-sentence verdicts per input line.
     Verify,
+    /// Run the guard scanners on JSON lines `{"text": "..."}` from stdin; one
+    /// line out per line in: `blocked`, `flags` (scanner, span, reason), `text`
+    /// (after redaction).
+    Scan {
+        #[arg(long, value_enum)]
+        stage: Stage,
+    },
     /// Inspect and verify the pinned models.
     Models {
         #[command(subcommand)]
@@ -234,6 +242,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Ask(args) => ask(&config, &args.question, args.json),
         Command::Eval(args) => evaluate(&config, &args),
         Command::Verify => verify_stdin(&config),
+        Command::Scan { stage } => scan_stdin(&config, stage),
         Command::Models { action } => models(&config, action),
         Command::Config => {
             println!("{}", serde_json::to_string_pretty(&config)?);
@@ -499,13 +508,40 @@ fn print_eval_summary(s: &eval::EvalSummary) {
 const MAX_VERIFY_LINE_BYTES: usize = 4 << 20;
 
 fn verify_stdin(config: &Config) -> anyhow::Result<ExitCode> {
-    use std::io::BufRead;
     let manifest = Manifest::load(&config.models_dir)?;
     let embedder = Embedder::load(&manifest)?;
     let verifier = CitationVerifier::new(
         config.ask.verifier.clone(),
         Some(std::sync::Arc::new(embedder.word_vectors()?)),
     );
+    json_lines(|line| verify_request(&verifier, line))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scan_stdin(config: &Config, stage: Stage) -> anyhow::Result<ExitCode> {
+    let scanners = Scanners::new(config.guard_policy()?);
+    let tenant = Some(config.tenant.as_str());
+    json_lines(|line| {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ScanRequest {
+            text: String,
+        }
+        let request: ScanRequest =
+            serde_json::from_str(line).map_err(|err| format!("not a scan request: {err}"))?;
+        let outcome = scanners.scan(stage, &request.text, tenant);
+        serde_json::to_value(outcome).map_err(|err| err.to_string())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads JSON lines from stdin and writes one JSON line per input line: the
+/// handler's reply, or an error object for a line that is too long, not UTF-8
+/// or rejected by the handler. One bad line never stops the rest.
+fn json_lines(
+    mut handle: impl FnMut(&str) -> Result<serde_json::Value, String>,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
@@ -535,7 +571,7 @@ fn verify_stdin(config: &Config) -> anyhow::Result<ExitCode> {
             match std::str::from_utf8(&buffer) {
                 Err(_) => Err("line is not valid UTF-8".to_string()),
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => verify_request(&verifier, text),
+                Ok(text) => handle(text),
             }
         };
         let value = match reply {
@@ -551,7 +587,7 @@ fn verify_stdin(config: &Config) -> anyhow::Result<ExitCode> {
         writeln!(out, "{value}")?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]
