@@ -715,7 +715,13 @@ mod tests {
             Err(KeyringError::WrongPassphrase)
         ));
 
-        let first = keyring.unlockers().unwrap()[0].id.clone();
+        let first = keyring
+            .unlockers()
+            .unwrap()
+            .into_iter()
+            .find(|info| info.kind == "passphrase")
+            .unwrap()
+            .id;
         keyring
             .change_passphrase(&first, Zeroizing::new("second passphrase".into()), cheap())
             .unwrap();
