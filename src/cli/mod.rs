@@ -402,7 +402,8 @@ fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
         .with_context(|| format!("loading model `{}`", config.model));
     spinner.finish_and_clear();
     let model = model?;
-    Ok(Pipeline::new(retriever, model, config.ask.clone())?)
+    let guard = std::sync::Arc::new(crate::guard::scan::Scanners::new(config.guard_policy()?));
+    Ok(Pipeline::new(retriever, model, config.ask.clone())?.with_guard(guard))
 }
 
 fn evaluate(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCode> {
@@ -805,7 +806,7 @@ fn render_verification(
             if answer.flagged_for_review { "; flagged for review" } else { "" }
         ),
         Outcome::Declined => "the model found no answer in the sources".to_string(),
-        Outcome::NotFound => return Ok(()),
+        Outcome::NotFound | Outcome::Blocked => return Ok(()),
     };
     writeln!(out, "\n{summary}")?;
     if streamed || matches!(answer.outcome, Outcome::Annotated) {

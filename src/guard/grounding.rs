@@ -86,6 +86,8 @@ pub enum Outcome {
     Refused,
     /// Retrieval found nothing relevant; the model was not asked.
     NotFound,
+    /// A guard refused the question or the answer (see the answer's guard flags).
+    Blocked,
 }
 
 impl Outcome {
@@ -93,7 +95,11 @@ impl Outcome {
     pub fn is_refusal(self) -> bool {
         matches!(
             self,
-            Outcome::Quoted | Outcome::Declined | Outcome::Refused | Outcome::NotFound
+            Outcome::Quoted
+                | Outcome::Declined
+                | Outcome::Refused
+                | Outcome::NotFound
+                | Outcome::Blocked
         )
     }
 }

@@ -20,6 +20,18 @@ pub struct SourceRef {
     pub location: Option<String>,
     pub score: f32,
     pub text: String,
+    /// The retrieval guard flagged the passage: it is fenced in the prompt.
+    pub untrusted: bool,
+}
+
+/// One guard finding on the way to an answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardFlag {
+    pub stage: crate::guard::scan::Stage,
+    /// For the retrieval stage: the source passage's document.
+    pub source: Option<String>,
+    #[serde(flatten)]
+    pub flag: crate::guard::scan::Flag,
 }
 
 /// Where the time went.
@@ -29,6 +41,8 @@ pub struct Timings {
     pub prompt_build_ms: f64,
     /// Citation verification and policy.
     pub verify_ms: f64,
+    /// Input, retrieval and output scanners together.
+    pub guard_ms: f64,
     pub total_ms: f64,
     pub generation: Option<GenerationStats>,
 }
@@ -54,6 +68,8 @@ pub struct Answer {
     /// False when nothing relevant was retrieved and the model was not asked.
     pub answered_by_model: bool,
     pub notices: Vec<String>,
+    /// What the input, retrieval and output guards found, and did.
+    pub guard: Vec<GuardFlag>,
     pub model: ModelInfo,
     pub timings: Timings,
 }

@@ -8,7 +8,7 @@ pub mod pipeline;
 pub mod prompt;
 pub mod retrieval;
 
-pub use events::{Answer, AnswerEvent, SourceRef, Timings};
+pub use events::{Answer, AnswerEvent, GuardFlag, SourceRef, Timings};
 pub use pipeline::{AskSettings, Pipeline};
 pub use retrieval::Retriever;
 

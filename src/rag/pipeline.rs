@@ -1,6 +1,6 @@
-//! The read-path pipeline: question → retrieval → grounded prompt → streamed
-//! generation → citations. Guards (input, citation verification, output) plug
-//! in here as they are built; this is the one place that orders the stages.
+//! The read-path pipeline: input guard → retrieval → retrieval guard →
+//! grounded prompt → streamed generation → citation verification → output
+//! guard. This is the one place that orders the stages.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
+use crate::guard::scan::{Action, Scanners, Stage};
 use crate::guard::{
     apply_policy, CitationVerifier, Grounded, GroundingSettings, Outcome, SourceText,
     VerifierSettings,
@@ -17,7 +18,7 @@ use crate::model::{LanguageModel, SamplingParams};
 
 use super::events::parse_citations;
 use super::prompt::build_prompt;
-use super::{Answer, AnswerEvent, RagError, Retriever, Timings};
+use super::{Answer, AnswerEvent, GuardFlag, RagError, Retriever, Timings};
 
 pub use crate::guard::grounding::NOT_FOUND_ANSWER;
 
@@ -60,7 +61,14 @@ pub struct Pipeline {
     pub model: LanguageModel,
     pub settings: AskSettings,
     pub verifier: CitationVerifier,
+    pub guard: Arc<Scanners>,
 }
+
+/// What the user reads when a guard refuses.
+pub const BLOCKED_QUESTION: &str =
+    "I can't help with that request. It was blocked by the input guard";
+pub const BLOCKED_ANSWER: &str =
+    "The answer was withheld by the output guard and flagged for review";
 
 impl Pipeline {
     /// The verifier's word vectors come from the retriever's embedding model.
@@ -76,7 +84,18 @@ impl Pipeline {
             model,
             settings,
             verifier,
+            guard: Arc::new(Scanners::new(Default::default())),
         })
+    }
+
+    /// The same pipeline under another guard policy.
+    pub fn with_guard(mut self, guard: Arc<Scanners>) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(self.retriever.catalog().tenant.as_str())
     }
 
     /// Answers `question`, emitting events as they happen.
@@ -98,13 +117,84 @@ impl Pipeline {
             });
         }
 
+        let guard_started = Instant::now();
+        let mut guard_flags = Vec::new();
+        let input = self.guard.scan(Stage::Input, question, self.tenant());
+        record(&mut guard_flags, Stage::Input, None, &input.flags);
+        if input.blocked {
+            let reasons = reasons(&input.flags);
+            let grounded = Grounded {
+                text: format!("{BLOCKED_QUESTION} ({reasons})."),
+                outcome: Outcome::Blocked,
+                flagged_for_review: true,
+                notices: Vec::new(),
+            };
+            let timings = Timings {
+                guard_ms: guard_started.elapsed().as_secs_f64() * 1e3,
+                ..Timings::default()
+            };
+            let mut answer = self.finish(
+                question,
+                String::new(),
+                None,
+                grounded,
+                Vec::new(),
+                Vec::new(),
+                timings,
+                started,
+            );
+            answer.guard = guard_flags;
+            emit(AnswerEvent::Done(Box::new(answer.clone())));
+            return Ok(answer);
+        }
+        // The model and retrieval see the question after redaction (PII the
+        // policy does not allow stays out of the prompt).
+        let question_for_model = input.text.clone();
+        let mut guard_ms = guard_started.elapsed().as_secs_f64() * 1e3;
+
         let retrieval_started = Instant::now();
-        let mut sources = self.retriever.retrieve(question, self.settings.sources)?;
+        let mut sources = self
+            .retriever
+            .retrieve(&question_for_model, self.settings.sources)?;
         sources.retain(|source| source.score >= self.settings.min_score);
         let mut timings = Timings {
             retrieval_ms: retrieval_started.elapsed().as_secs_f64() * 1e3,
             ..Timings::default()
         };
+
+        // Passages that address the assistant are quarantined: never shown to
+        // the model, reported to the user. Flagged ones are fenced.
+        let guard_started = Instant::now();
+        let mut quarantine_notices = Vec::new();
+        sources.retain_mut(|source| {
+            let scanned = self
+                .guard
+                .scan(Stage::Retrieval, &source.text, self.tenant());
+            record(
+                &mut guard_flags,
+                Stage::Retrieval,
+                Some(&source.source),
+                &scanned.flags,
+            );
+            source.untrusted = scanned.flags.iter().any(|flag| flag.action >= Action::Flag);
+            // Secrets in a passage are redacted before the model sees it.
+            source.text = scanned.text;
+            if scanned.blocked {
+                quarantine_notices.push(format!(
+                    "a passage of {} was set aside: {}",
+                    source.source,
+                    reasons(&scanned.flags)
+                ));
+            }
+            !scanned.blocked
+        });
+        for (number, source) in sources.iter_mut().enumerate() {
+            source.number = number + 1;
+        }
+        guard_ms += guard_started.elapsed().as_secs_f64() * 1e3;
+        for notice in &quarantine_notices {
+            emit(AnswerEvent::Notice(notice.clone()));
+        }
         emit(AnswerEvent::Sources(sources.clone()));
 
         if sources.is_empty() {
@@ -114,16 +204,18 @@ impl Pipeline {
                 flagged_for_review: false,
                 notices: Vec::new(),
             };
-            let answer = self.finish(
+            timings.guard_ms = guard_ms;
+            let mut answer = self.finish(
                 question,
                 String::new(),
                 None,
                 grounded,
                 sources,
-                Vec::new(),
+                quarantine_notices,
                 timings,
                 started,
             );
+            answer.guard = guard_flags;
             emit(AnswerEvent::Token(answer.answer.clone()));
             emit(AnswerEvent::Done(Box::new(answer.clone())));
             return Ok(answer);
@@ -136,7 +228,7 @@ impl Pipeline {
             .min(self.model.info.context_length);
         let built = build_prompt(
             &self.model,
-            question,
+            &question_for_model,
             &sources,
             window,
             self.settings.max_tokens,
@@ -168,7 +260,7 @@ impl Pipeline {
             .map(|source| SourceText::new(&source.title, &source.text))
             .collect();
         let verification = self.verifier.verify(&draft, &source_texts);
-        let grounded = apply_policy(
+        let mut grounded = apply_policy(
             &self.settings.grounding,
             &self.verifier,
             question,
@@ -177,12 +269,31 @@ impl Pipeline {
             &source_texts,
         );
         timings.verify_ms = verify_started.elapsed().as_secs_f64() * 1e3;
-        let mut notices = built.notices;
+
+        let guard_started = Instant::now();
+        let output = self
+            .guard
+            .scan(Stage::Output, &grounded.text, self.tenant());
+        record(&mut guard_flags, Stage::Output, None, &output.flags);
+        if output.blocked {
+            grounded.text = format!("{BLOCKED_ANSWER} ({}).", reasons(&output.flags));
+            grounded.outcome = Outcome::Blocked;
+            grounded.flagged_for_review = true;
+        } else if output.text != grounded.text {
+            grounded.notices.push(format!(
+                "the output guard changed the answer: {}",
+                reasons(&output.flags)
+            ));
+            grounded.text = output.text;
+        }
+        timings.guard_ms = guard_ms + guard_started.elapsed().as_secs_f64() * 1e3;
+        let mut notices = quarantine_notices;
+        notices.extend(built.notices);
         for notice in &grounded.notices {
             emit(AnswerEvent::Notice(notice.clone()));
             notices.push(notice.clone());
         }
-        let answer = self.finish(
+        let mut answer = self.finish(
             question,
             draft,
             Some(verification),
@@ -192,6 +303,7 @@ impl Pipeline {
             timings,
             started,
         );
+        answer.guard = guard_flags;
         emit(AnswerEvent::Done(Box::new(answer.clone())));
         Ok(answer)
     }
@@ -222,8 +334,33 @@ impl Pipeline {
             invalid_citations,
             sources,
             notices,
+            guard: Vec::new(),
             model: self.model.info.clone(),
             timings,
         }
     }
+}
+
+fn record(
+    into: &mut Vec<GuardFlag>,
+    stage: Stage,
+    source: Option<&str>,
+    flags: &[crate::guard::scan::Flag],
+) {
+    into.extend(flags.iter().map(|flag| GuardFlag {
+        stage,
+        source: source.map(str::to_string),
+        flag: flag.clone(),
+    }));
+}
+
+/// The reasons of the flags that acted, for a short notice.
+fn reasons(flags: &[crate::guard::scan::Flag]) -> String {
+    let mut reasons: Vec<&str> = flags
+        .iter()
+        .filter(|flag| flag.action >= Action::Redact)
+        .map(|flag| flag.reason.as_str())
+        .collect();
+    reasons.dedup();
+    reasons.join("; ")
 }

@@ -126,6 +126,7 @@ impl Retriever {
                 location: chunk.location.clone(),
                 score: neighbour.similarity,
                 text: chunk.text.clone(),
+                untrusted: false,
             });
         }
         Ok(sources)

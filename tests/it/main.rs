@@ -7,6 +7,7 @@ mod admin;
 mod cli;
 mod crash;
 mod generation;
+mod guard;
 mod ingest;
 mod model_files;
 mod properties;

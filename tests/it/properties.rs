@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use warden::crypto::SecretKey;
+use warden::guard::scan::{GuardPolicy, Scanners, Stage};
 use warden::ingest::{chunk, ChunkSettings};
 
 proptest! {
@@ -26,6 +27,20 @@ proptest! {
         let mut other_ad = associated.clone();
         other_ad.push(0);
         prop_assert!(key.open(&other_ad, &sealed).is_err());
+    }
+
+    #[test]
+    fn scanners_never_panic_and_redaction_keeps_valid_text(
+        text in "(\\PC|[0-9 @.:+()/-]|é|ü|İ|\u{200B}|AKIA|4111 1111 1111 1111|https://x.example/?q=1){0,80}",
+    ) {
+        let scanners = Scanners::new(GuardPolicy::default());
+        for stage in [Stage::Input, Stage::Retrieval, Stage::Output] {
+            let outcome = scanners.scan(stage, &text, None);
+            for flag in &outcome.flags {
+                prop_assert!(flag.start <= flag.end && flag.end <= text.len());
+                prop_assert!(text.is_char_boundary(flag.start) && text.is_char_boundary(flag.end));
+            }
+        }
     }
 
     #[test]

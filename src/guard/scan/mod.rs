@@ -96,7 +96,10 @@ pub struct TenantPolicy {
 impl Default for GuardPolicy {
     fn default() -> Self {
         Self {
-            allow_domains: vec!["northwind.example".into()],
+            allow_domains: vec![
+                "northwind.example".into(),
+                "northwind-analytics.example".into(),
+            ],
             max_input_chars: 4000,
             canary: None,
             scanners: BTreeMap::new(),

@@ -50,7 +50,7 @@ fn patterns() -> &'static Patterns {
                 ("private_key", re(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\z)")),
                 ("jwt", re(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
             ],
-            assignment: re(r#"(?i)\b(?:password|passwd|pwd|passphrase|secret|api[_ -]?key|access[_ -]?key|auth[_ -]?token|token|credentials?)\b["']?\s*(?:is|was|=|:|:=|->)\s*["'`]?([^\s"'`,;]{4,})"#),
+            assignment: re(r#"(?i)(?:\b|_)(?:password|passwd|pwd|passphrase|secret|api[_ -]?key|access[_ -]?key|auth[_ -]?token|token|credentials?)\b["']?\s*(?:is|was|=|:|:=|->)\s*["'`]?([^\s"'`,;]{4,})"#),
             token: re(r"[A-Za-z0-9+/_=-]{20,}"),
         }
     })
@@ -60,12 +60,25 @@ fn patterns() -> &'static Patterns {
 pub fn find_pii(text: &str) -> Vec<Finding> {
     let p = patterns();
     let mut found = Vec::new();
+    const FILE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "zip"];
     for m in p.email.find_iter(text) {
-        found.push(finding("email", m.start(), m.end()));
+        let tld = m
+            .as_str()
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !FILE_EXTENSIONS.contains(&tld.as_str()) {
+            found.push(finding("email", m.start(), m.end()));
+        }
     }
+    // IBAN-shaped strings that fail the checksum are nobody's card or phone.
+    let mut not_data = Vec::new();
     for m in p.iban.find_iter(text) {
         if iban_valid(m.as_str()) {
             found.push(finding("iban", m.start(), m.end()));
+        } else {
+            not_data.push(finding("iban_shaped", m.start(), m.end()));
         }
     }
     for m in p.card.find_iter(text) {
@@ -73,6 +86,7 @@ pub fn find_pii(text: &str) -> Vec<Finding> {
         if card_valid(&digits)
             && whole_number_run(text, m.start(), m.end())
             && !overlaps(&found, m.start(), m.end())
+            && !overlaps(&not_data, m.start(), m.end())
         {
             found.push(finding("credit_card", m.start(), m.end()));
         }
@@ -103,7 +117,29 @@ pub fn find_pii(text: &str) -> Vec<Finding> {
     }
     for m in p.phone.find_iter(text) {
         let (start, end) = (m.start(), m.end());
-        if overlaps(&found, start, end) || !phone_like(m.as_str()) {
+        let glued = text[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | '#' | '/' | '_'));
+        let context = before(text, start, 30).to_ascii_lowercase();
+        let keyword = [
+            "call", "phone", "tel", "mobile", "cell", "fax", "dial", "reach", "number", "contact",
+            "text", "ring", "whatsapp", "hotline",
+        ]
+        .iter()
+        .any(|word| context.contains(word));
+        let mut after = text[end..].chars();
+        let glued_after = match after.next() {
+            Some('-') | Some('/') => after.next().is_some_and(char::is_alphanumeric),
+            Some(c) => c.is_alphanumeric(),
+            None => false,
+        };
+        if glued
+            || glued_after
+            || overlaps(&found, start, end)
+            || overlaps(&not_data, start, end)
+            || !phone_like(m.as_str(), keyword)
+        {
             continue;
         }
         found.push(finding("phone", start, end));
@@ -146,7 +182,7 @@ pub fn find_secrets(text: &str) -> Vec<Finding> {
         }
         let has_digit = token.chars().any(|c| c.is_ascii_digit());
         let has_alpha = token.chars().any(|c| c.is_ascii_alphabetic());
-        let window = &lower[m.start().saturating_sub(40)..m.start()];
+        let window = before(&lower, m.start(), 40);
         let near_secret_word = [
             "key",
             "token",
@@ -194,6 +230,15 @@ fn whole_number_run(text: &str, start: usize, end: usize) -> bool {
         .next_back()
         .is_some_and(char::is_alphanumeric);
     digits(&text[run_start..run_end]) == digits(&text[start..end]) && !glued
+}
+
+/// Up to `bytes` bytes of `text` just before `at`, cut at a character boundary.
+fn before(text: &str, at: usize, bytes: usize) -> &str {
+    let mut from = at.saturating_sub(bytes);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..at]
 }
 
 fn finding(kind: &'static str, start: usize, end: usize) -> Finding {
@@ -293,9 +338,11 @@ fn ssn_valid(candidate: &str) -> bool {
 }
 
 /// A run of digits and separators that reads as a phone number: 7–15 digits,
-/// written with a leading `+`, `00`, `(` or `0`, or grouped by separators,
-/// and not a date, a version or a plain long number.
-fn phone_like(candidate: &str) -> bool {
+/// in a shape phones are written in (international prefix, a bracketed area
+/// code, US 3-3-4, national numbers starting with 0), or any grouping when a
+/// word like "call" or "phone" comes just before; never a date, a version or
+/// an SSN.
+fn phone_like(candidate: &str, keyword: bool) -> bool {
     let main = candidate
         .split(['x', 'e'])
         .next()
@@ -313,8 +360,17 @@ fn phone_like(candidate: &str) -> bool {
     let looks_like_date = main.len() == 10
         && main.chars().filter(|c| *c == '-' || *c == '/').count() == 2
         && (main.as_bytes()[4] == b'-' || main.as_bytes()[2] == b'/');
-    let dotted_version =
-        main.contains('.') && !main.contains(' ') && !main.contains('-') && !main.contains('(');
+    let groups: Vec<usize> = main
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|group| !group.is_empty())
+        .map(str::len)
+        .collect();
+    let us_shape = groups == [3, 3, 4];
+    let dotted_version = main.contains('.')
+        && !us_shape
+        && !main.contains(' ')
+        && !main.contains('-')
+        && !main.contains('(');
     let ssn_shape = main.len() == 11
         && main.as_bytes()[3] == b'-'
         && main.as_bytes()[6] == b'-'
@@ -322,9 +378,13 @@ fn phone_like(candidate: &str) -> bool {
     if looks_like_date || dotted_version || ssn_shape {
         return false;
     }
+    let national = main.starts_with('0') && (10..=11).contains(&digits);
     international
         || main.starts_with('(')
-        || (separators >= 1 && (main.starts_with('0') || separators >= 2))
+        || us_shape
+        || national
+        || (separators >= 1 && main.starts_with('0'))
+        || (keyword && (separators >= 1 || digits >= 10))
 }
 
 /// Shannon entropy in bits per character.

@@ -75,7 +75,7 @@ pub const INPUT_RULES: &[Rule] = &[
     rule(
         "injection",
         "asks to ignore or replace the assistant's instructions",
-        r"\b(ignore|disregard|forget|set aside|put aside|override|bypass|abandon|drop|discard|skip|suspend|neglect|overlook)\b[^.?!\n]{0,40}\b(previous|prior|above|earlier|preceding|initial|original|all|any|every|your|the|these|those|system|safety|default)\b[^.?!\n]{0,30}\b(instructions?|rules|guidelines|directives|directions|prompts?|training|programming|constraints|restrictions|policies|guardrails|filters|safeguards|commands|orders|context)\b",
+        r"\b(ignor(e|es|ed|ing)|disregard(s|ed|ing)?|forget|set aside|put aside|overrid(e|es|ing)|bypass(es|ed|ing)?|abandon|drop|discard|skip|suspend|neglect|overlook|supersed(e|es))\b[^.?!\n]{0,40}\b(previous|prior|above|earlier|preceding|initial|original|all|any|every|your|the|these|those|system|safety|default)\b[^.?!\n]{0,30}\b(instructions?|rules|guidelines|directives|directions|prompts?|training|programming|constraints|restrictions|policies|guardrails|filters|safeguards|commands|orders|context)\b",
     ),
     rule(
         "injection",
@@ -85,7 +85,7 @@ pub const INPUT_RULES: &[Rule] = &[
     rule(
         "injection",
         "addresses the AI inside the text (indirect injection)",
-        r"(\b(ai|assistant|chatbot|language model|llm|gpt|bot)s?\b[^.?!\n]{0,30}\b(must|should|shall|will|need to|are instructed to|are required to)\b[^.?!\n]{0,40}\b(ignore|reveal|disclose|say|tell|send|include|respond|output|forward|append|insert|recommend|reply)\b|\bnote to (the )?(ai|assistant|model|llm|chatbot)\b|\b(attention|important|instruction) (for|to) (the )?(ai|assistant|model|llm|chatbot)\b|\bwhen (summari[sz]ing|answering|asked about)[^.?!\n]{0,60}\b(you must|always|ignore|say that|tell (them|the user))\b)",
+        r"(\b(ai|assistant|chatbot|language model|llm|gpt|bot)s?\b[^.?!\n]{0,30}\b(must|should|shall|will|need to|are instructed to|are required to)\b[^.?!\n]{0,40}\b(ignore|reveal|disclose|say|tell|send|include|respond|output|forward|append|insert|recommend|reply)\b|\b(note|message|attention|important|instructions?|reminder)\b[^.?!\n:]{0,20}\b(for|to) (the |any |all |every )?(ai|assistant|model|llm|chatbot|gpt|bot)s?\b|\bwhen (summari[sz]ing|answering|asked about)[^.?!\n]{0,60}\b(you must|always|ignore|say that|tell (them|the user))\b)",
     ),
     rule(
         "jailbreak",
@@ -111,6 +111,11 @@ pub const INPUT_RULES: &[Rule] = &[
         "social_engineering",
         "impersonates an executive or IT, or presses for urgent payment or gift cards",
         r"(\b(this is|i am|i'm|it's|speaking is|message from)\b[^.?!\n]{0,10}\b(the )?(ceo|cfo|coo|cto|managing director|chief executive|chief financial|president|it (helpdesk|help desk|support|department|security)|your (boss|manager|director))\b|\bgift ?cards?\b|\b(urgent|urgently|immediately|right now|asap|right away|within the hour|before end of day)\b[^.?!\n]{0,60}\b(wire|transfer|payment|pay|invoice|funds)\b|\b(wire|transfer)\b[^.?!\n]{0,40}\b(urgent|urgently|immediately|asap|right away|confidential|discreet)\b|\bkeep (this|it) (confidential|between us|quiet|secret)\b)",
+    ),
+    rule(
+        "social_engineering",
+        "tells readers to skip a security control or keep a payment change quiet",
+        r"(\b(verification|call-?back|approval|security|four-eyes|dual control) (step|check|process|control|procedure)s? (is|are|has been|have been) (now )?(suspended|disabled|waived|skipped|no longer (required|needed))\b|\bdo not (call|phone|contact) (the )?(supplier|vendor|customer|them) back\b|\bdo not (involve|inform|tell|copy|cc) (the )?(finance manager|manager|security|it|your manager|colleagues)\b)",
     ),
     rule(
         "exfiltration",
@@ -150,17 +155,24 @@ pub const OUTPUT_CODE_RULES: &[Rule] = &[
     rule(
         "code",
         "SQL injection",
-        r"(?i)(?:'|\x22)\s*(?:or|and)\s+(?:'?\w*'?\s*=\s*'?\w*'?|true|1)\b[^\n]*?(?:--|#|;|$)",
+        r"(?i)(?:'|\x22|\b\d+)\s*\)*\s*\b(?:or|and)\s+(?:'?1'?\s*=\s*'?1'?|'a'\s*=\s*'a'|''\s*=\s*'|true\b)",
+    ),
+    rule("code", "SQL injection", r"(?i)'\s*(?:or|and)\s*''\s*=\s*'"),
+    rule("code", "SQL injection", r"(?i)\w'\s*\)*\s*(?:--|#|/\*)"),
+    rule(
+        "code",
+        "SQL injection",
+        r"(?i)%27(?:%20|\+|\s)*(?:or|and|union|--|%2D%2D)",
     ),
     rule(
         "code",
         "SQL injection",
-        r"(?i)\bunion\s+(?:all\s+)?select\b",
+        r"(?i)'\s*union\s+(?:all\s+)?select\b|\bunion\s+(?:all\s+)?select\b[^\n]*\bfrom\s+(?:users|information_schema|pg_user|mysql\.user|sys\.)",
     ),
     rule(
         "code",
         "SQL injection",
-        r"(?i);\s*(?:drop|truncate|delete|alter|shutdown|exec(?:ute)?)\b[^\n;]*",
+        r"(?i);\s*(?:drop|truncate|delete|alter|shutdown|exec(?:ute)?|update|insert|grant)\b[^\n;`]*",
     ),
     rule(
         "code",
@@ -170,7 +182,7 @@ pub const OUTPUT_CODE_RULES: &[Rule] = &[
     rule(
         "code",
         "shell command injection",
-        r"(?i)[;&|]\s*rm\s+-[a-z]*[rf][a-z]*\b[^\n]*",
+        r"(?i)\brm\s+-[a-z]*[rf][a-z]*\s+(?:-[-a-z]+\s+)*(?:/|~|\*|\$home)(?:[\s`'\x22)]|$)[^\n`]*",
     ),
     rule(
         "code",
@@ -180,21 +192,21 @@ pub const OUTPUT_CODE_RULES: &[Rule] = &[
     rule(
         "code",
         "shell command injection",
-        r"(?i)`\s*(?:curl|wget|nc|rm|bash|sh)\b[^`]*`",
+        r"(?i)\b(?:curl|wget)\b[^|\n`]*\|\s*(?:sudo\s+)?(?:ba|z|k)?sh\b",
     ),
     rule(
         "code",
         "shell command injection",
-        r"(?i)\b(?:curl|wget)\b[^|\n]*\|\s*(?:ba|z|k)?sh\b",
-    ),
-    rule(
-        "code",
-        "shell command injection",
-        r"(?i)(?:&&|;)\s*(?:curl|wget|nc|chmod\s+\+x|bash\s+-i)\b[^\n]*",
+        r"(?i)(?:&&|;)\s*(?:wget|nc|chmod\s+\+x|bash\s+-i)\b[^\n`]*",
     ),
     rule(
         "code",
         "shell command injection",
         r"(?i)\bnc\s+(?:-[a-z]*e|-c)\b|/dev/(?:tcp|udp)/|\bmkfifo\b|\bbash\s+-i\b",
+    ),
+    rule(
+        "code",
+        "shell command injection",
+        r"(?i):\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:|\bpowershell\b[^\n`]*\s-(?:e|enc|encodedcommand)\s|\|\s*iex\b|\binvoke-expression\b|\bdd\s+if=/dev/(?:zero|random|urandom)\s+of=/dev/|\bmkfs(?:\.\w+)?\s+/dev/|\bos\.system\s*\(|\bsubprocess\.\w+\([^)]*shell\s*=\s*true|-disablerealtimemonitoring\b|\bchmod\s+(?:-r\s+)?777\s+/",
     ),
 ];
