@@ -118,6 +118,7 @@ pub const DEFAULT_ACTIONS: &[(&str, Action)] = &[
     ("code_injection", Action::Block),
     ("size", Action::Block),
     ("pii", Action::Redact),
+    ("pii_in_sources", Action::Allow),
     ("secrets", Action::Redact),
     ("code", Action::Redact),
     ("external_link", Action::Redact),
@@ -195,6 +196,20 @@ impl Scanners {
 
     /// Scans `text` from `stage` under the policy (with `tenant`'s overrides).
     pub fn scan(&self, stage: Stage, text: &str, tenant: Option<&str>) -> ScanOutcome {
+        self.scan_with_sources(stage, text, tenant, &[])
+    }
+
+    /// Scans an answer knowing the passages it was drawn from: personal data
+    /// that the reader's own sources already show (a helpdesk address, a
+    /// contact's phone number) is allowed; personal data from anywhere else
+    /// (invented, or leaked from the prompt) is handled by the policy.
+    pub fn scan_with_sources(
+        &self,
+        stage: Stage,
+        text: &str,
+        tenant: Option<&str>,
+        sources: &[&str],
+    ) -> ScanOutcome {
         let mut found = Vec::new();
         match stage {
             Stage::Input => {
@@ -263,6 +278,15 @@ impl Scanners {
                             replacement: None,
                         });
                     }
+                }
+            }
+        }
+        if !sources.is_empty() {
+            for finding in &mut found {
+                let value = &text[finding.start..finding.end];
+                if finding.scanner == "pii" && sources.iter().any(|source| source.contains(value)) {
+                    finding.scanner = "pii_in_sources";
+                    finding.replacement = None;
                 }
             }
         }
