@@ -94,6 +94,9 @@ enum Command {
         #[arg(long, value_enum)]
         stage: Stage,
     },
+    /// Train the guard's learned input stage on the `train` split of a
+    /// labelled question set, report it on the `test` split, write the weights.
+    GuardTrain(GuardTrainArgs),
     /// Inspect and verify the pinned models.
     Models {
         #[command(subcommand)]
@@ -118,6 +121,19 @@ struct IngestArgs {
     /// Print a JSON report instead of text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct GuardTrainArgs {
+    /// JSON lines with `text`, `label` (attack | benign) and `split` (train | test).
+    #[arg(long, default_value = "tests/fixtures/guard/input.jsonl")]
+    set: PathBuf,
+    /// Where to write the classifier (default: <models_dir>/guard-classifier.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Highest share of the training benign questions the classifier may block.
+    #[arg(long, default_value_t = 0.01)]
+    max_false_positives: f32,
 }
 
 #[derive(Args)]
@@ -243,6 +259,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Eval(args) => evaluate(&config, &args),
         Command::Verify => verify_stdin(&config),
         Command::Scan { stage } => scan_stdin(&config, stage),
+        Command::GuardTrain(args) => guard_train(&config, &args),
         Command::Models { action } => models(&config, action),
         Command::Config => {
             println!("{}", serde_json::to_string_pretty(&config)?);
@@ -402,7 +419,7 @@ fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
         .with_context(|| format!("loading model `{}`", config.model));
     spinner.finish_and_clear();
     let model = model?;
-    let guard = std::sync::Arc::new(crate::guard::scan::Scanners::new(config.guard_policy()?));
+    let guard = std::sync::Arc::new(guard_scanners(config, Some(retriever.shared_embedder()))?);
     Ok(Pipeline::new(retriever, model, config.ask.clone())?.with_guard(guard))
 }
 
@@ -519,8 +536,113 @@ fn verify_stdin(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn scan_stdin(config: &Config, stage: Stage) -> anyhow::Result<ExitCode> {
+/// The guard under the configured policy, with the learned input stage when
+/// `<models_dir>/guard-classifier.json` exists (loading the embedder if needed).
+fn guard_scanners(
+    config: &Config,
+    embedder: Option<std::sync::Arc<Embedder>>,
+) -> anyhow::Result<Scanners> {
     let scanners = Scanners::new(config.guard_policy()?);
+    let path = config
+        .models_dir
+        .join(crate::guard::scan::classifier::CLASSIFIER_FILE);
+    if !path.exists() {
+        return Ok(scanners);
+    }
+    let classifier = crate::guard::scan::InjectionClassifier::load(&path)?;
+    let embedder = match embedder {
+        Some(embedder) => embedder,
+        None => std::sync::Arc::new(Embedder::load(&Manifest::load(&config.models_dir)?)?),
+    };
+    Ok(scanners.with_classifier(classifier, embedder))
+}
+
+fn guard_train(config: &Config, args: &GuardTrainArgs) -> anyhow::Result<ExitCode> {
+    use crate::guard::scan::normalize::canonical;
+    use crate::guard::scan::InjectionClassifier;
+    #[derive(serde::Deserialize)]
+    struct Row {
+        text: String,
+        label: String,
+        split: String,
+    }
+    let text = std::fs::read_to_string(&args.set)
+        .with_context(|| format!("reading {}", args.set.display()))?;
+    let rows: Vec<Row> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{} line {}", args.set.display(), n + 1))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let embedder = std::sync::Arc::new(Embedder::load(&Manifest::load(&config.models_dir)?)?);
+    let canonical_texts: Vec<String> = rows.iter().map(|row| canonical(&row.text)).collect();
+    let texts: Vec<&str> = canonical_texts.iter().map(String::as_str).collect();
+    let features = embedder.embed_all(&texts, |_| {})?;
+    let (mut train_x, mut train_y) = (Vec::new(), Vec::new());
+    for ((row, x), _) in rows.iter().zip(&features).zip(0..) {
+        if row.split == "train" {
+            train_x.push(x.clone());
+            train_y.push(row.label == "attack");
+        }
+    }
+    let classifier = InjectionClassifier::train(
+        crate::index::embed::EMBEDDING_WEIGHTS,
+        &train_x,
+        &train_y,
+        args.max_false_positives,
+        &format!(
+            "{} (train split, {} questions)",
+            args.set.display(),
+            train_x.len()
+        ),
+    );
+    let rules = Scanners::new(crate::guard::scan::GuardPolicy::default());
+    let both = Scanners::new(crate::guard::scan::GuardPolicy::default())
+        .with_classifier(classifier.clone(), embedder.clone());
+    let (mut counts, mut total) = ([0usize; 6], [0usize; 2]);
+    for (row, x) in rows
+        .iter()
+        .zip(&features)
+        .filter(|(row, _)| row.split == "test")
+    {
+        let attack = row.label == "attack";
+        let by_rules = rules.scan(Stage::Input, &row.text, None).blocked;
+        let by_model = classifier.probability(x) >= classifier.threshold;
+        let by_both = both.scan(Stage::Input, &row.text, None).blocked;
+        let offset = if attack { 0 } else { 3 };
+        counts[offset] += usize::from(by_rules);
+        counts[offset + 1] += usize::from(by_model);
+        counts[offset + 2] += usize::from(by_both);
+        total[usize::from(!attack)] += 1;
+    }
+    let rate = |count: usize, of: usize| count as f64 / of.max(1) as f64;
+    println!(
+        "test split: {} attacks, {} benign questions (threshold {:.3})",
+        total[0], total[1], classifier.threshold
+    );
+    for (name, column) in [("rules", 0), ("classifier", 1), ("guard (both stages)", 2)] {
+        println!(
+            "  {name:<20} attack recall {:.3}  benign false positives {:.3}",
+            rate(counts[column], total[0]),
+            rate(counts[column + 3], total[1])
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        config
+            .models_dir
+            .join(crate::guard::scan::classifier::CLASSIFIER_FILE)
+    });
+    std::fs::write(&out, serde_json::to_string_pretty(&classifier)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scan_stdin(config: &Config, stage: Stage) -> anyhow::Result<ExitCode> {
+    let scanners = guard_scanners(config, None)?;
     let tenant = Some(config.tenant.as_str());
     json_lines(|line| {
         #[derive(serde::Deserialize)]

@@ -66,6 +66,10 @@ impl Retriever {
         &self.embedder
     }
 
+    pub fn shared_embedder(&self) -> Arc<Embedder> {
+        self.embedder.clone()
+    }
+
     /// A document's decrypted chunks (cached).
     pub fn content(&self, document: &Document) -> Result<Arc<DocumentContent>, RagError> {
         let mut cache = self

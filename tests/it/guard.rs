@@ -249,3 +249,73 @@ fn rule_scanners_on_the_labelled_corpora() {
         assert!(rate(&output, |c| c == category) >= 0.95, "{category}");
     }
 }
+
+/// The learned input stage on the test split it never saw, beside the rules.
+#[test]
+fn the_learned_stage_on_the_held_out_split() {
+    let classifier = warden::guard::scan::InjectionClassifier::load(
+        &crate::common::models_dir().join("guard-classifier.json"),
+    )
+    .unwrap();
+    let scanners = Scanners::new(GuardPolicy::default())
+        .with_classifier(classifier, crate::common::embedder());
+    let rows: Vec<(String, bool)> = corpus("input.jsonl")
+        .iter()
+        .filter(|row| row["split"] == "test")
+        .map(|row| {
+            let category = if row["label"] == "attack" {
+                row["category"].as_str().unwrap().to_string()
+            } else {
+                "benign".to_string()
+            };
+            let text = row["text"].as_str().unwrap();
+            (category, scanners.scan(Stage::Input, text, None).blocked)
+        })
+        .collect();
+    eprintln!("input stage with the classifier, test split (blocked):");
+    let table = table(rows);
+    let recall = rate(&table, |c| c != "benign");
+    let false_positives = rate(&table, |c| c == "benign");
+    eprintln!("  attack recall {recall:.3}, benign false positives {false_positives:.3}");
+    assert!(false_positives <= 0.02, "{false_positives}");
+    assert!(recall >= 0.80, "{recall}");
+}
+
+/// `warden guard-train` reproduces the committed weights.
+#[test]
+fn guard_training_reproduces_the_committed_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("classifier.json");
+    let output = crate::common::warden(
+        dir.path(),
+        &[
+            "guard-train",
+            "--set",
+            crate::common::repo()
+                .join("tests/fixtures/guard/input.jsonl")
+                .to_str()
+                .unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::common::stderr(&output)
+    );
+    assert!(crate::common::stdout(&output).contains("guard (both stages)"));
+    let load =
+        |path: &std::path::Path| warden::guard::scan::InjectionClassifier::load(path).unwrap();
+    let trained = load(&out);
+    let committed = load(&crate::common::models_dir().join("guard-classifier.json"));
+    assert_eq!(trained.weights.len(), committed.weights.len());
+    let largest = trained
+        .weights
+        .iter()
+        .zip(&committed.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(largest < 1e-3, "weights differ by {largest}");
+    assert!((trained.threshold - committed.threshold).abs() < 1e-3);
+}

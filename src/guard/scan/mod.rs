@@ -8,6 +8,7 @@
 //! A verdict names the scanner, the span and the reason; the user sees a short
 //! notice, the audit keeps the detail.
 
+pub mod classifier;
 pub mod links;
 pub mod normalize;
 pub mod pii;
@@ -15,6 +16,11 @@ pub mod rules;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+pub use classifier::InjectionClassifier;
+
+use crate::index::Embedder;
 
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +117,7 @@ impl Default for GuardPolicy {
 /// Scanner names and their default actions.
 pub const DEFAULT_ACTIONS: &[(&str, Action)] = &[
     ("injection", Action::Block),
+    ("injection_model", Action::Block),
     ("jailbreak", Action::Block),
     ("prompt_extraction", Action::Block),
     ("social_engineering", Action::Block),
@@ -170,6 +177,8 @@ pub struct Scanners {
     policy: GuardPolicy,
     input: RuleTable,
     code: RuleTable,
+    /// The learned input stage and the embedder it reads.
+    model: Option<(InjectionClassifier, Arc<Embedder>)>,
 }
 
 /// A finding before the policy decides its action.
@@ -179,7 +188,17 @@ struct Found {
     start: usize,
     end: usize,
     replacement: Option<String>,
+    /// A topic-level rule the classifier did not back: flagged, never blocked.
+    unconfirmed: bool,
 }
+
+/// Input rules that match the topic as well as the attack.
+const TOPIC_RULES: &[&str] = &[
+    "social_engineering",
+    "code_injection",
+    "jailbreak",
+    "exfiltration",
+];
 
 impl Scanners {
     pub fn new(policy: GuardPolicy) -> Self {
@@ -187,6 +206,30 @@ impl Scanners {
             policy,
             input: RuleTable::new(INPUT_RULES),
             code: RuleTable::new(OUTPUT_CODE_RULES),
+            model: None,
+        }
+    }
+
+    /// Adds the learned input stage (questions the rules let through are
+    /// scored by the classifier over their sentence embedding).
+    pub fn with_classifier(
+        mut self,
+        classifier: InjectionClassifier,
+        embedder: Arc<Embedder>,
+    ) -> Self {
+        self.model = Some((classifier, embedder));
+        self
+    }
+
+    /// The learned stage's probability that `text` is an attack, if it is loaded.
+    pub fn attack_probability(&self, text: &str) -> Option<f32> {
+        let (classifier, embedder) = self.model.as_ref()?;
+        match embedder.embed(&normalize::canonical(text)) {
+            Ok(embedding) => Some(classifier.probability(&embedding)),
+            Err(err) => {
+                tracing::warn!("the guard classifier could not embed the text: {err}");
+                None
+            }
         }
     }
 
@@ -220,9 +263,38 @@ impl Scanners {
                         start: 0,
                         end: text.len(),
                         replacement: None,
+                        unconfirmed: false,
                     });
                 }
                 self.instructions(text, &mut found);
+                if let Some((classifier, _)) = &self.model {
+                    if let Some(p) = self.attack_probability(text) {
+                        if p >= classifier.threshold {
+                            found.push(Found {
+                                scanner: "injection_model",
+                                reason: format!(
+                                    "the learned classifier scores it as an attack ({p:.2})"
+                                ),
+                                start: 0,
+                                end: text.len(),
+                                replacement: None,
+                                unconfirmed: false,
+                            });
+                        }
+                        // Topic-level rules fire on questions *about* scams,
+                        // scripts or developer mode too: they block only when
+                        // the classifier also leans towards an attack.
+                        for finding in &mut found {
+                            if TOPIC_RULES.contains(&finding.scanner) && p < 0.5 {
+                                finding.unconfirmed = true;
+                                finding.reason = format!(
+                                    "{} (not confirmed by the classifier: {p:.2})",
+                                    finding.reason
+                                );
+                            }
+                        }
+                    }
+                }
                 personal_data(text, &mut found);
                 secrets(text, &mut found);
             }
@@ -238,6 +310,7 @@ impl Scanners {
                         start: at,
                         end: at + c.len_utf8(),
                         replacement: None,
+                        unconfirmed: false,
                     });
                 }
                 secrets(text, &mut found);
@@ -252,6 +325,7 @@ impl Scanners {
                         start: m.start,
                         end: m.end,
                         replacement: Some(format!("[removed: {}]", m.rule.reason)),
+                        unconfirmed: false,
                     });
                 }
                 for link in links::scan_links(text, &self.policy.allow_domains) {
@@ -266,6 +340,7 @@ impl Scanners {
                         start: link.start,
                         end: link.end,
                         replacement: Some(link.replacement),
+                        unconfirmed: false,
                     });
                 }
                 if let Some(canary) = self.policy.canary.as_deref().filter(|c| !c.is_empty()) {
@@ -276,6 +351,7 @@ impl Scanners {
                             start: at,
                             end: at + canary.len(),
                             replacement: None,
+                            unconfirmed: false,
                         });
                     }
                 }
@@ -326,6 +402,7 @@ impl Scanners {
                     start,
                     end,
                     replacement: None,
+                    unconfirmed: false,
                 });
             }
         }
@@ -350,6 +427,10 @@ impl Scanners {
                         .action(tenant, finding.scanner)
                         .min(Action::Flag)
                 }
+                _ if finding.unconfirmed => self
+                    .policy
+                    .action(tenant, finding.scanner)
+                    .min(Action::Flag),
                 _ => self.policy.action(tenant, finding.scanner),
             };
             match action {
@@ -403,6 +484,7 @@ fn personal_data(text: &str, found: &mut Vec<Found>) {
             start: finding.start,
             end: finding.end,
             replacement: Some(format!("[redacted {}]", finding.kind)),
+            unconfirmed: false,
         });
     }
 }
@@ -415,6 +497,7 @@ fn secrets(text: &str, found: &mut Vec<Found>) {
             start: finding.start,
             end: finding.end,
             replacement: Some(format!("[redacted {}]", finding.kind)),
+            unconfirmed: false,
         });
     }
 }
