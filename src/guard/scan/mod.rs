@@ -221,20 +221,38 @@ impl Scanners {
         self
     }
 
-    /// The learned stage's probability that `text` is an attack, if it is loaded.
+    /// The learned stage's probability that `text` is an attack, if it is
+    /// loaded. The classifier learned from questions of a few sentences: a
+    /// short text is scored whole, a long one sentence by sentence (its 16
+    /// longest distinct sentences), taking the highest score, so that sheer
+    /// length or repetition does not look like an attack.
     pub fn attack_probability(&self, text: &str) -> Option<f32> {
         let (classifier, embedder) = self.model.as_ref()?;
-        match embedder.embed(&normalize::canonical(text)) {
-            Ok(embedding) => Some(classifier.probability(&embedding)),
+        let canonical = normalize::canonical(text);
+        let mut pieces: Vec<String> = Vec::new();
+        if canonical.len() <= 600 {
+            pieces.push(canonical);
+        } else {
+            for sentence in canonical.split_inclusive(['.', '!', '?', '\n']) {
+                let sentence = sentence.trim();
+                if sentence.len() > 3 && !pieces.iter().any(|p| p == sentence) {
+                    pieces.push(sentence.to_string());
+                }
+            }
+            pieces.sort_by_key(|piece| std::cmp::Reverse(piece.len()));
+            pieces.truncate(16);
+        }
+        let texts: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        match embedder.embed_all(&texts, |_| {}) {
+            Ok(embeddings) => embeddings
+                .iter()
+                .map(|embedding| classifier.probability(embedding))
+                .reduce(f32::max),
             Err(err) => {
                 tracing::warn!("the guard classifier could not embed the text: {err}");
                 None
             }
         }
-    }
-
-    pub fn policy(&self) -> &GuardPolicy {
-        &self.policy
     }
 
     /// Scans `text` from `stage` under the policy (with `tenant`'s overrides).
