@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+pub mod redteam;
 pub mod verification;
 
 use serde::{Deserialize, Serialize};

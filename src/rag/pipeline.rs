@@ -232,6 +232,7 @@ impl Pipeline {
             &sources,
             window,
             self.settings.max_tokens,
+            self.guard.policy().canary.as_deref(),
         )?;
         sources.truncate(built.sources_used);
         for notice in &built.notices {

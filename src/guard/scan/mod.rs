@@ -210,6 +210,10 @@ impl Scanners {
         }
     }
 
+    pub fn policy(&self) -> &GuardPolicy {
+        &self.policy
+    }
+
     /// Adds the learned input stage (questions the rules let through are
     /// scored by the classifier over their sentence embedding).
     pub fn with_classifier(
