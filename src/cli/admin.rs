@@ -325,10 +325,11 @@ pub fn docs(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         for document in &catalog.documents {
             println!(
-                "{}  {:<5} {:>4} chunks  {:<40} {}{}",
+                "{}  {:<5} {:>4} chunks  {:<10} {:<40} {}{}",
                 document.id,
                 document.format,
                 document.chunks,
+                document.guard,
                 document.source,
                 document.title,
                 if document.labels.is_empty() {

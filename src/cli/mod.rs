@@ -414,6 +414,9 @@ fn ingest(config: &Config, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         for issue in &report.skipped {
             println!("  skipped: {}: {}", issue.source, issue.reason);
         }
+        for issue in &report.guarded {
+            println!("  guard: {}: {}", issue.source, issue.reason);
+        }
         for source in &report.hidden_content {
             println!("  note: {source} has hidden content (comments or hidden elements), kept out of the answers");
         }

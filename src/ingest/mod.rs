@@ -20,6 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::random_id;
+use crate::guard::scan::{GuardPolicy, Scanners, Stage};
 use crate::index::{embed, tenant_index, Embedder, IndexError, VectorIndex};
 use crate::store::{
     Catalog, Change, Chunk, Document, DocumentContent, KnowledgeStore, StoreError, DEFAULT_TENANT,
@@ -89,6 +90,8 @@ pub struct IngestReport {
     pub pruned: Vec<String>,
     /// Documents with hidden content (comments, hidden elements) set aside.
     pub hidden_content: Vec<String>,
+    /// Documents the retrieval guard fenced or quarantined, with the reason.
+    pub guarded: Vec<FileIssue>,
     pub chunks_embedded: usize,
     /// Bytes of text extracted from new and changed documents.
     pub text_bytes: usize,
@@ -118,6 +121,7 @@ struct Prepared {
 
 struct Run<'a> {
     store: &'a dyn KnowledgeStore,
+    guard: Scanners,
     embedder: &'a Embedder,
     options: &'a IngestOptions,
     catalog: Catalog,
@@ -160,6 +164,7 @@ pub fn ingest_path(
     let (index, _) = tenant_index(store, &catalog, embedder.dimensions)?;
     let mut run = Run {
         store,
+        guard: Scanners::new(GuardPolicy::default()),
         embedder,
         options,
         catalog,
@@ -247,7 +252,14 @@ impl Run<'_> {
             Some(old) => old.id.clone(),
             None => random_id("d")?[..17].to_string(),
         };
+        let (verdict, reasons) = self.screen(&spans, &extracted.hidden);
         self.report.text_bytes += extracted.text.len();
+        if verdict != "allow" {
+            self.report.guarded.push(FileIssue {
+                source: source.to_string(),
+                reason: format!("{verdict}: {}", reasons.join("; ")),
+            });
+        }
         Ok(Some(Prepared {
             document: Document {
                 id,
@@ -263,11 +275,59 @@ impl Run<'_> {
                 first_key: 0,
                 chunks: spans.len(),
                 hidden: extracted.hidden.len(),
+                guard: verdict.to_string(),
+                guard_reasons: reasons,
             },
             spans,
             hidden: extracted.hidden,
             replaces: existing,
         }))
+    }
+
+    /// The retrieval guard's verdict on a document at ingest: instructions
+    /// hidden from readers (comments, hidden elements) quarantine it; passages
+    /// that address the assistant or other findings fence it.
+    fn screen(
+        &self,
+        spans: &[(chunk::TextSpan, Option<String>)],
+        hidden: &[crate::store::HiddenText],
+    ) -> (&'static str, Vec<String>) {
+        let mut reasons = Vec::new();
+        let mut verdict = "allow";
+        for piece in hidden {
+            let outcome = self.guard.scan(Stage::Retrieval, &piece.text, None);
+            if outcome.blocked {
+                verdict = "quarantine";
+                reasons.push(format!(
+                    "{} hides instructions: {}",
+                    piece.reason,
+                    first_reason(&outcome.flags)
+                ));
+            }
+        }
+        let mut flagged = 0;
+        let mut blocked = 0;
+        let mut example = None;
+        for (span, _) in spans {
+            let outcome = self.guard.scan(Stage::Retrieval, &span.text, None);
+            if outcome.blocked {
+                blocked += 1;
+                example.get_or_insert_with(|| first_reason(&outcome.flags));
+            } else if !outcome.flags.is_empty() {
+                flagged += 1;
+                example.get_or_insert_with(|| first_reason(&outcome.flags));
+            }
+        }
+        if blocked + flagged > 0 {
+            if verdict == "allow" {
+                verdict = "fence";
+            }
+            reasons.push(format!(
+                "{blocked} passage(s) address the assistant and {flagged} more were flagged ({})",
+                example.unwrap_or_default()
+            ));
+        }
+        (verdict, reasons)
     }
 
     /// Embeds a batch and commits it in one atomic change. The final commit
@@ -436,6 +496,13 @@ pub fn forget_document(
     }
     store.forget_document(tenant, &document.id, Some(index.to_bytes()?))?;
     Ok(document)
+}
+
+fn first_reason(flags: &[crate::guard::scan::Flag]) -> String {
+    flags
+        .first()
+        .map(|flag| format!("{}: {}", flag.scanner, flag.reason))
+        .unwrap_or_default()
 }
 
 /// The text that is embedded for a chunk: the document title gives context that

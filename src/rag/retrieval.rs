@@ -108,10 +108,25 @@ impl Retriever {
             return Err(RagError::EmptyKnowledgeBase);
         }
         let query = self.embedder.embed(question)?;
-        let neighbours = self.index.search(&query, k)?;
-        let mut sources = Vec::with_capacity(neighbours.len());
+        // Quarantined documents are never retrieved: search deeper so that
+        // `k` passages remain after they are skipped.
+        let quarantined = self
+            .catalog
+            .documents
+            .iter()
+            .filter(|document| document.guard == "quarantine")
+            .map(|document| document.chunks)
+            .sum::<usize>();
+        let neighbours = self.index.search(&query, k + quarantined.min(4 * k))?;
+        let mut sources = Vec::with_capacity(k);
         for neighbour in neighbours {
-            let Some(document) = self.document_for_key(neighbour.key) else {
+            if sources.len() == k {
+                break;
+            }
+            let Some(document) = self
+                .document_for_key(neighbour.key)
+                .filter(|document| document.guard != "quarantine")
+            else {
                 continue;
             };
             let content = self.content(document)?;
@@ -130,7 +145,7 @@ impl Retriever {
                 location: chunk.location.clone(),
                 score: neighbour.similarity,
                 text: chunk.text.clone(),
-                untrusted: false,
+                untrusted: document.guard == "fence",
             });
         }
         Ok(sources)

@@ -90,6 +90,17 @@ pub struct Document {
     pub chunks: usize,
     /// Pieces of hidden content found in the source (kept for the guards).
     pub hidden: usize,
+    /// The retrieval guard's verdict at ingest: `allow`, `fence` (retrieved,
+    /// marked untrusted in the prompt) or `quarantine` (never retrieved).
+    #[serde(default = "allow")]
+    pub guard: String,
+    /// Why, when not `allow`.
+    #[serde(default)]
+    pub guard_reasons: Vec<String>,
+}
+
+fn allow() -> String {
+    "allow".to_string()
 }
 
 impl Document {

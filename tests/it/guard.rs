@@ -366,3 +366,56 @@ fn the_redteam_suite_does_not_get_through_the_guards() {
     assert!(card.iter().any(|row| row.owasp.starts_with("LLM01")));
     assert!(card.iter().any(|row| row.owasp.starts_with("LLM07")));
 }
+
+/// Every chunk is screened at ingest: the verdict is stored per document.
+/// Instructions hidden from readers quarantine a document (never retrieved);
+/// passages that address the assistant fence it (untrusted in the prompt).
+#[test]
+fn documents_are_screened_at_ingest_and_quarantine_or_fence_them() {
+    let hostile = memory_retriever(&knowledge_dir().join("hostile"));
+    let catalog = hostile.catalog();
+    assert_eq!(catalog.documents.len(), 6);
+    for document in &catalog.documents {
+        assert_eq!(document.guard, "fence", "{}", document.source);
+        assert!(!document.guard_reasons.is_empty());
+    }
+    let found = hostile
+        .retrieve("How do I get my print account re-activated?", 3)
+        .unwrap();
+    assert!(found.iter().all(|source| source.untrusted));
+
+    let formats = memory_retriever(&crate::common::repo().join("tests/fixtures/formats"));
+    let html = formats.catalog().find("onboarding.html").unwrap().clone();
+    assert_eq!(html.guard, "quarantine");
+    assert!(
+        html.guard_reasons[0].contains("HTML comment"),
+        "{:?}",
+        html.guard_reasons
+    );
+    for document in formats
+        .catalog()
+        .documents
+        .iter()
+        .filter(|d| d.source != "onboarding.html")
+    {
+        assert_eq!(document.guard, "allow", "{}", document.source);
+    }
+    let found = formats
+        .retrieve("Do new employees receive a laptop on their first day?", 3)
+        .unwrap();
+    assert!(!found.is_empty());
+    assert!(found
+        .iter()
+        .all(|source| source.source != "onboarding.html"));
+
+    // The demo's ordinary documents are all allowed.
+    let demo = crate::common::demo_retriever();
+    for document in &demo.catalog().documents {
+        let expected = if document.source.starts_with("hostile/") {
+            "fence"
+        } else {
+            "allow"
+        };
+        assert_eq!(document.guard, expected, "{}", document.source);
+    }
+}

@@ -66,6 +66,8 @@ fn add_documents(catalog: &Catalog, names: &[&str]) -> Change {
             first_key: key,
             chunks: 1,
             hidden: 0,
+            guard: "allow".into(),
+            guard_reasons: Vec::new(),
         };
         let content = DocumentContent {
             chunks: vec![Chunk {
