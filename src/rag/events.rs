@@ -22,6 +22,8 @@ pub struct SourceRef {
     pub text: String,
     /// The retrieval guard flagged the passage: it is fenced in the prompt.
     pub untrusted: bool,
+    /// The document's access labels (`no-verbatim` limits quoting it).
+    pub labels: Vec<String>,
 }
 
 /// One guard finding on the way to an answer.

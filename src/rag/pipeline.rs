@@ -276,6 +276,20 @@ impl Pipeline {
             .guard
             .scan(Stage::Output, &grounded.text, self.tenant());
         record(&mut guard_flags, Stage::Output, None, &output.flags);
+        let mut output = output;
+        let protected: Vec<&str> = sources
+            .iter()
+            .filter(|source| source.labels.iter().any(|label| label == "no-verbatim"))
+            .map(|source| source.text.as_str())
+            .collect();
+        if !protected.is_empty() && !output.blocked {
+            let cut = self
+                .guard
+                .cut_verbatim(&output.text, self.tenant(), &protected);
+            record(&mut guard_flags, Stage::Output, None, &cut.flags);
+            output.flags.extend(cut.flags);
+            output.text = cut.text;
+        }
         if output.blocked {
             grounded.text = format!("{BLOCKED_ANSWER} ({}).", reasons(&output.flags));
             grounded.outcome = Outcome::Blocked;

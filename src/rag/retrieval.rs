@@ -146,6 +146,7 @@ impl Retriever {
                 score: neighbour.similarity,
                 text: chunk.text.clone(),
                 untrusted: document.guard == "fence",
+                labels: document.labels.clone(),
             });
         }
         Ok(sources)

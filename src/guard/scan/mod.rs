@@ -85,6 +85,9 @@ pub struct GuardPolicy {
     pub allow_domains: Vec<String>,
     /// Longest question accepted, in characters.
     pub max_input_chars: usize,
+    /// Longest run an answer may copy verbatim from a source labelled
+    /// `no-verbatim`, in characters; the rest of the run is cut.
+    pub max_verbatim_chars: usize,
     /// A secret string planted in the system prompt; seen in an answer, it
     /// proves the prompt leaked.
     pub canary: Option<String>,
@@ -107,6 +110,7 @@ impl Default for GuardPolicy {
                 "northwind-analytics.example".into(),
             ],
             max_input_chars: 4000,
+            max_verbatim_chars: 200,
             canary: None,
             scanners: BTreeMap::new(),
             tenants: BTreeMap::new(),
@@ -133,6 +137,7 @@ pub const DEFAULT_ACTIONS: &[(&str, Action)] = &[
     ("phishing", Action::Redact),
     ("hidden_text", Action::Flag),
     ("canary", Action::Block),
+    ("verbatim", Action::Redact),
 ];
 
 impl GuardPolicy {
@@ -262,6 +267,39 @@ impl Scanners {
     /// Scans `text` from `stage` under the policy (with `tenant`'s overrides).
     pub fn scan(&self, stage: Stage, text: &str, tenant: Option<&str>) -> ScanOutcome {
         self.scan_with_sources(stage, text, tenant, &[])
+    }
+
+    /// Cuts verbatim copies from sources that may not be reproduced: every run
+    /// of more than `max_verbatim_chars` characters that the answer shares with
+    /// one of `protected` is shortened to that length, followed by "[…]".
+    pub fn cut_verbatim(
+        &self,
+        text: &str,
+        tenant: Option<&str>,
+        protected: &[&str],
+    ) -> ScanOutcome {
+        let limit = self.policy.max_verbatim_chars.max(20);
+        let mut found = Vec::new();
+        for source in protected {
+            for (start, end) in shared_runs(text, source, limit) {
+                let mut keep = start + limit;
+                while !text.is_char_boundary(keep) {
+                    keep -= 1;
+                }
+                found.push(Found {
+                    scanner: "verbatim",
+                    reason: format!(
+                        "{} characters copied from a no-verbatim source (limit {limit})",
+                        text[start..end].chars().count()
+                    ),
+                    start: keep,
+                    end,
+                    replacement: Some(" […]".into()),
+                    unconfirmed: false,
+                });
+            }
+        }
+        self.decide(Stage::Output, text, tenant, found)
     }
 
     /// Scans an answer knowing the passages it was drawn from: personal data
@@ -498,6 +536,39 @@ impl Scanners {
     }
 }
 
+/// Byte ranges of `text` longer than `limit` bytes that also occur in
+/// `source`: found by 32-byte shingles, then extended while they still match.
+fn shared_runs(text: &str, source: &str, limit: usize) -> Vec<(usize, usize)> {
+    const SHINGLE: usize = 32;
+    let (t, s) = (text.as_bytes(), source.as_bytes());
+    if t.len() < SHINGLE || s.len() < SHINGLE {
+        return Vec::new();
+    }
+    let shingles: std::collections::HashSet<&[u8]> = s.windows(SHINGLE).collect();
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while at + SHINGLE <= t.len() {
+        if !shingles.contains(&t[at..at + SHINGLE]) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at + SHINGLE < t.len() && shingles.contains(&t[at + 1..at + 1 + SHINGLE]) {
+            at += 1;
+        }
+        let end = at + SHINGLE;
+        if end - start > limit && text.is_char_boundary(start) {
+            let mut end = end;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            runs.push((start, end));
+        }
+        at = end;
+    }
+    runs
+}
+
 fn personal_data(text: &str, found: &mut Vec<Found>) {
     for finding in pii::find_pii(text) {
         found.push(Found {
@@ -527,6 +598,23 @@ fn secrets(text: &str, found: &mut Vec<Found>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verbatim_copies_of_protected_sources_are_cut_at_the_limit() {
+        let source = "The licence terms of the Insight SDK are confidential. ".repeat(10);
+        let answer = format!("According to [1], {} That is all.", &source[..400]);
+        let scanners = Scanners::new(GuardPolicy::default());
+        let cut = scanners.cut_verbatim(&answer, None, &[source.as_str()]);
+        assert_eq!(cut.flags.len(), 1);
+        assert!(cut.text.contains(" […]"));
+        assert!(cut.text.len() < answer.len() - 150, "{}", cut.text);
+        assert!(cut.text.starts_with("According to [1], The licence"));
+        let short = "According to [1], the SDK licence terms are confidential.";
+        assert!(scanners
+            .cut_verbatim(short, None, &[source.as_str()])
+            .flags
+            .is_empty());
+    }
 
     #[test]
     fn policy_actions_and_tenant_overrides() {
