@@ -83,6 +83,18 @@ pub enum TenantsAction {
 }
 
 #[derive(Subcommand)]
+pub enum DocsAction {
+    /// Override the guard's verdict on a document: allow, fence (untrusted in
+    /// the prompt) or quarantine (never retrieved).
+    Guard {
+        /// Document id, path or source path.
+        doc: String,
+        #[arg(value_parser = ["allow", "fence", "quarantine"])]
+        verdict: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum StoreAction {
     /// Authenticate every record; report damage by document.
     Verify {
@@ -346,6 +358,17 @@ pub fn docs(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             catalog.total_chunks()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn docs_action(config: &Config, action: DocsAction) -> anyhow::Result<ExitCode> {
+    let DocsAction::Guard { doc, verdict } = action;
+    let store = open_store(config)?;
+    let document = crate::ingest::set_document_guard(&store, &config.tenant, &doc, &verdict)?;
+    println!(
+        "{} ({}) in tenant `{}` is now `{}`",
+        document.source, document.id, config.tenant, document.guard
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -57,10 +57,12 @@ enum Command {
     Init(admin::InitArgs),
     /// Add or update documents (.md .txt .html .pdf .docx .csv) from a file or folder.
     Ingest(IngestArgs),
-    /// List the documents of a tenant.
+    /// List the documents of a tenant (with the guard's verdict on each).
     Docs {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<admin::DocsAction>,
     },
     /// Erase a document (`--doc`) or a whole tenant (`--tenant` alone) beyond recovery.
     Forget(admin::ForgetArgs),
@@ -285,7 +287,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init(args) => admin::init(&config, &args),
         Command::Ingest(args) => ingest(&config, &args),
-        Command::Docs { json } => admin::docs(&config, json),
+        Command::Docs { json, action } => match action {
+            Some(action) => admin::docs_action(&config, action),
+            None => admin::docs(&config, json),
+        },
         Command::Forget(args) => admin::forget(&config, &args, cli.tenant.is_some()),
         Command::Keys { action } => admin::keys(&config, action),
         Command::Tenants { action } => admin::tenants(&config, action),

@@ -473,6 +473,45 @@ impl Run<'_> {
     }
 }
 
+/// Sets a document's guard verdict by hand (`allow`, `fence` or `quarantine`):
+/// the administrator's override of what the scanners decided at ingest.
+pub fn set_document_guard(
+    store: &dyn KnowledgeStore,
+    tenant: &str,
+    wanted: &str,
+    verdict: &str,
+) -> Result<Document, IngestError> {
+    if !matches!(verdict, "allow" | "fence" | "quarantine") {
+        return Err(IngestError::BadLabel {
+            label: verdict.to_string(),
+        });
+    }
+    let catalog = store.catalog(tenant)?;
+    let mut document = catalog
+        .find(wanted)
+        .or_else(|| catalog.by_path(&absolute(Path::new(wanted))))
+        .cloned()
+        .ok_or_else(|| StoreError::UnknownDocument {
+            tenant: tenant.to_string(),
+            id: wanted.to_string(),
+        })?;
+    let content = store.content(tenant, &document)?;
+    let (index, _) = tenant_index(store, &catalog, catalog.dimensions)?;
+    document.guard = verdict.to_string();
+    document.guard_reasons = vec![format!("set to {verdict} by an administrator")];
+    let change = Change {
+        base_generation: catalog.generation,
+        embedding_model: catalog.embedding_model.clone(),
+        dimensions: catalog.dimensions,
+        next_key: catalog.next_key,
+        put: vec![(document.clone(), content)],
+        index: Some(index.to_bytes()?),
+        ..Change::default()
+    };
+    let catalog = store.commit(tenant, change)?;
+    Ok(catalog.document(&document.id).cloned().unwrap_or(document))
+}
+
 /// Removes a document and its vectors from a tenant so that no copy of the
 /// store can decrypt it any more (see `KnowledgeStore::forget_document`).
 pub fn forget_document(

@@ -243,6 +243,28 @@ fn tenants_are_separate_and_forget_and_verify_work_end_to_end() {
         stderr(&nothing)
     );
 
+    // An administrator quarantines a document by hand.
+    let quarantine = warden(
+        &home,
+        &[
+            "--tenant",
+            "acme",
+            "docs",
+            "guard",
+            "finance/expenses-policy.md",
+            "quarantine",
+        ],
+    );
+    assert!(quarantine.status.success(), "{}", stderr(&quarantine));
+    let acme = json(&warden(&home, &["--tenant", "acme", "docs", "--json"]));
+    let expenses = acme
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["source"] == "finance/expenses-policy.md")
+        .unwrap();
+    assert_eq!(expenses["guard"], "quarantine");
+
     let verify = warden(&home, &["store", "verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert!(stdout(&verify).contains("every record authenticated"));

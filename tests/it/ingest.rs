@@ -365,3 +365,32 @@ fn labels_are_stored_and_bad_labels_refused() {
     let err = ingest_path(&folder, &store, &embedder(), &unknown, &mut ()).unwrap_err();
     assert!(err.to_string().contains("unknown tenant `nobody`"), "{err}");
 }
+
+#[test]
+fn a_document_quarantined_by_hand_is_never_retrieved() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = small_knowledge(dir.path());
+    let store = Arc::new(MemoryStore::new());
+    ingest_into(&folder, store.as_ref()).unwrap();
+    let document = warden::ingest::set_document_guard(
+        store.as_ref(),
+        DEFAULT_TENANT,
+        "hr/leave-policy.md",
+        "quarantine",
+    )
+    .unwrap();
+    assert_eq!(document.guard, "quarantine");
+    assert!(warden::ingest::set_document_guard(
+        store.as_ref(),
+        DEFAULT_TENANT,
+        "hr/leave-policy.md",
+        "maybe"
+    )
+    .is_err());
+    let retriever = Retriever::open(store, DEFAULT_TENANT, embedder()).unwrap();
+    let found = retriever
+        .retrieve("How many days of paid annual leave do I get?", 3)
+        .unwrap();
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|s| s.source != "hr/leave-policy.md"));
+}
