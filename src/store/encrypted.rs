@@ -472,8 +472,8 @@ impl EncryptedStore {
 
     /// Deletes files that no commit refers to: old generations, replaced
     /// documents, temporary files and folders of forgotten tenants.
-    fn collect_garbage(&self, body: &ManifestBody) {
-        for path in self.unreferenced(body) {
+    fn collect_garbage(&self, body: &ManifestBody, committed: Option<(&TenantEntry, &Catalog)>) {
+        for path in self.unreferenced(body, committed) {
             let _ = if path.is_dir() {
                 fs::remove_dir_all(&path)
             } else {
@@ -482,7 +482,14 @@ impl EncryptedStore {
         }
     }
 
-    fn unreferenced(&self, body: &ManifestBody) -> Vec<PathBuf> {
+    /// Files no commit refers to. With `committed`, only that tenant's folder
+    /// is examined, against the catalog just written (a commit touches one
+    /// tenant: there is no need to decrypt every other tenant's catalog).
+    fn unreferenced(
+        &self,
+        body: &ManifestBody,
+        committed: Option<(&TenantEntry, &Catalog)>,
+    ) -> Vec<PathBuf> {
         let mut unreferenced = Vec::new();
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return unreferenced;
@@ -504,13 +511,21 @@ impl EncryptedStore {
                         format!("catalog-{}.wks", entry.generation),
                         format!("index-{}.wks", entry.generation),
                     ]);
-                    if let Ok(file) = self.read_tenant_file(entry) {
-                        for document in &file.catalog.documents {
-                            keep.insert(format!("doc-{}-{}.wks", document.id, document.version));
-                        }
-                    } else {
-                        // An unreadable catalog: keep everything for inspection.
-                        continue;
+                    let read;
+                    let catalog = match committed {
+                        Some((only, _)) if only.id != entry.id => continue,
+                        Some((_, catalog)) => catalog,
+                        None => match self.read_tenant_file(entry) {
+                            Ok(file) => {
+                                read = file;
+                                &read.catalog
+                            }
+                            // An unreadable catalog: keep everything for inspection.
+                            Err(_) => continue,
+                        },
+                    };
+                    for document in &catalog.documents {
+                        keep.insert(format!("doc-{}-{}.wks", document.id, document.version));
                     }
                     for file in fs::read_dir(&path).into_iter().flatten().flatten() {
                         let file_name = file.file_name().to_string_lossy().into_owned();
@@ -571,7 +586,7 @@ impl EncryptedStore {
             report.tenants.push(tenant);
         }
         report.unreferenced_files = self
-            .unreferenced(&body)
+            .unreferenced(&body, None)
             .into_iter()
             .map(|path| path.display().to_string())
             .collect();
@@ -640,8 +655,10 @@ impl KnowledgeStore for EncryptedStore {
 
     fn commit(&self, tenant: &str, mut change: Change) -> Result<Catalog, StoreError> {
         let _lock = self.lock()?;
+        // Under the writer lock nothing changes between these reads.
         let (header, mut body) = self.read_manifest()?;
-        let (entry, mut file) = self.snapshot(tenant)?;
+        let entry = Self::entry(&body, tenant)?.clone();
+        let mut file = self.read_tenant_file(&entry)?;
         self.retire_stale_keys(&entry)?;
         validate_change(&file.catalog, &change)?;
         let key = self.tenant_key(&entry)?;
@@ -682,7 +699,7 @@ impl KnowledgeStore for EncryptedStore {
             }
         }
         self.write_manifest_with(&header, &body)?;
-        self.collect_garbage(&body);
+        self.collect_garbage(&body, Some((&next, &file.catalog)));
         Ok(file.catalog)
     }
 
@@ -693,8 +710,10 @@ impl KnowledgeStore for EncryptedStore {
         index: Option<Vec<u8>>,
     ) -> Result<Catalog, StoreError> {
         let _lock = self.lock()?;
+        // Under the writer lock nothing changes between these reads.
         let (header, mut body) = self.read_manifest()?;
-        let (entry, mut file) = self.snapshot(tenant)?;
+        let entry = Self::entry(&body, tenant)?.clone();
+        let mut file = self.read_tenant_file(&entry)?;
         self.retire_stale_keys(&entry)?;
         remove_document(&mut file.catalog, id)?;
         file.data_keys.remove(id);
@@ -719,7 +738,7 @@ impl KnowledgeStore for EncryptedStore {
         self.write_manifest_with(&header, &body)?;
         self.keyring.retire_tenant_keys(&next.id, key_version)?;
         self.evict(&next.id);
-        self.collect_garbage(&body);
+        self.collect_garbage(&body, Some((&next, &file.catalog)));
         Ok(file.catalog)
     }
 
@@ -733,7 +752,7 @@ impl KnowledgeStore for EncryptedStore {
         self.evict(&entry.id);
         body.tenants.retain(|slot| slot.id != entry.id);
         self.write_manifest_with(&header, &body)?;
-        self.collect_garbage(&body);
+        self.collect_garbage(&body, None);
         Ok(())
     }
 
