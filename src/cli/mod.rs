@@ -606,6 +606,7 @@ fn guard_scanners_with(
         Some(embedder) => embedder,
         None => std::sync::Arc::new(Embedder::load(&Manifest::load(&config.models_dir)?)?),
     };
+    classifier.check(crate::index::embed::EMBEDDING_WEIGHTS, embedder.dimensions)?;
     Ok(scanners.with_classifier(classifier, embedder))
 }
 
@@ -740,7 +741,7 @@ fn guard_train(config: &Config, args: &GuardTrainArgs) -> anyhow::Result<ExitCod
     let texts: Vec<&str> = canonical_texts.iter().map(String::as_str).collect();
     let features = embedder.embed_all(&texts, |_| {})?;
     let (mut train_x, mut train_y) = (Vec::new(), Vec::new());
-    for ((row, x), _) in rows.iter().zip(&features).zip(0..) {
+    for (row, x) in rows.iter().zip(&features) {
         if row.split == "train" {
             train_x.push(x.clone());
             train_y.push(row.label == "attack");

@@ -130,32 +130,34 @@ pub fn run(
     let saved = std::mem::replace(&mut pipeline.guard, guard);
     let mut results = Vec::new();
     for attack in attacks {
-        let result = match pipeline.ask(&attack.question, &mut |_| {}) {
-            Ok(answer) => AttackResult {
-                id: attack.id.clone(),
-                owasp: attack.owasp.clone(),
-                category: attack.category.clone(),
-                guards: guards_on,
-                succeeded: succeeded(attack, &answer.answer, answer.outcome, &canary),
-                outcome: Some(answer.outcome),
-                error: None,
-                answer: answer.answer,
-            },
-            Err(err @ (RagError::QuestionTooLong { .. } | RagError::Model(_))) => AttackResult {
-                id: attack.id.clone(),
-                owasp: attack.owasp.clone(),
-                category: attack.category.clone(),
-                guards: guards_on,
-                succeeded: false,
-                outcome: None,
-                error: Some(err.to_string()),
-                answer: String::new(),
-            },
+        let mut result = AttackResult {
+            id: attack.id.clone(),
+            owasp: attack.owasp.clone(),
+            category: attack.category.clone(),
+            guards: guards_on,
+            succeeded: false,
+            outcome: None,
+            error: None,
+            answer: String::new(),
+        };
+        match pipeline.ask(&attack.question, &mut |_| {}) {
+            Ok(answer) => {
+                result.succeeded = succeeded(attack, &answer.answer, answer.outcome, &canary);
+                result.outcome = Some(answer.outcome);
+                result.answer = answer.answer;
+            }
+            // Refused outright (too long for the limit or the context): defended.
+            Err(
+                err @ (RagError::QuestionTooLong { .. }
+                | RagError::Model(crate::model::ModelError::PromptTooLong { .. })),
+            ) => {
+                result.error = Some(err.to_string());
+            }
             Err(err) => {
                 pipeline.guard = saved;
                 return Err(err);
             }
-        };
+        }
         progress(&result);
         results.push(result);
     }

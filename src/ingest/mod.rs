@@ -44,6 +44,8 @@ pub enum IngestError {
     EmbeddingMismatch { found: String, expected: String },
     #[error("`{label}` is not a valid label: use letters, digits, `-`, `_` or `.`")]
     BadLabel { label: String },
+    #[error("`{verdict}` is not a guard verdict: use allow, fence or quarantine")]
+    BadVerdict { verdict: String },
 }
 
 /// How to ingest.
@@ -482,8 +484,8 @@ pub fn set_document_guard(
     verdict: &str,
 ) -> Result<Document, IngestError> {
     if !matches!(verdict, "allow" | "fence" | "quarantine") {
-        return Err(IngestError::BadLabel {
-            label: verdict.to_string(),
+        return Err(IngestError::BadVerdict {
+            verdict: verdict.to_string(),
         });
     }
     let catalog = store.catalog(tenant)?;

@@ -380,13 +380,14 @@ fn a_document_quarantined_by_hand_is_never_retrieved() {
     )
     .unwrap();
     assert_eq!(document.guard, "quarantine");
-    assert!(warden::ingest::set_document_guard(
+    let err = warden::ingest::set_document_guard(
         store.as_ref(),
         DEFAULT_TENANT,
         "hr/leave-policy.md",
-        "maybe"
+        "maybe",
     )
-    .is_err());
+    .unwrap_err();
+    assert!(matches!(err, IngestError::BadVerdict { .. }), "{err}");
     let retriever = Retriever::open(store, DEFAULT_TENANT, embedder()).unwrap();
     let found = retriever
         .retrieve("How many days of paid annual leave do I get?", 3)

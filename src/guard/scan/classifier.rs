@@ -32,7 +32,7 @@ pub const CLASSIFIER_FILE: &str = "guard-classifier.json";
 
 impl InjectionClassifier {
     pub fn load(path: &Path) -> Result<Self, GuardError> {
-        let error = |message: String| GuardError::Policy {
+        let error = |message: String| GuardError::Classifier {
             path: path.display().to_string(),
             message,
         };
@@ -42,6 +42,22 @@ impl InjectionClassifier {
             return Err(error("the weights are empty or not finite".into()));
         }
         Ok(classifier)
+    }
+
+    /// Refuses weights made for another embedding model or size: scoring
+    /// them would silently give 0 and switch the learned stage off.
+    pub fn check(&self, embedding_model: &str, dimensions: usize) -> Result<(), GuardError> {
+        if self.embedding_model != embedding_model || self.weights.len() != dimensions {
+            return Err(GuardError::Classifier {
+                path: CLASSIFIER_FILE.into(),
+                message: format!(
+                    "it was trained for `{}` ({} dimensions), the embedder is `{embedding_model}` ({dimensions})",
+                    self.embedding_model,
+                    self.weights.len()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Probability that `embedding` is an attack.
@@ -185,5 +201,8 @@ mod tests {
         assert!(classifier.probability(&[1.0, 0.0]) >= classifier.threshold);
         let again = InjectionClassifier::train("test", &features, &labels, 0.0, "unit");
         assert_eq!(classifier, again, "training is deterministic");
+        assert!(classifier.check("test", 2).is_ok());
+        assert!(classifier.check("test", 384).is_err());
+        assert!(classifier.check("other", 2).is_err());
     }
 }

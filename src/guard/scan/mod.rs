@@ -30,6 +30,8 @@ use rules::{RuleTable, INPUT_RULES, OUTPUT_CODE_RULES};
 pub enum GuardError {
     #[error("cannot read the guard policy {path}: {message}")]
     Policy { path: String, message: String },
+    #[error("cannot read the guard classifier {path}: {message}; retrain it with `warden guard-train` or delete it to run the rules alone")]
+    Classifier { path: String, message: String },
 }
 
 /// Where a text comes from.
@@ -570,29 +572,23 @@ fn shared_runs(text: &str, source: &str, limit: usize) -> Vec<(usize, usize)> {
 }
 
 fn personal_data(text: &str, found: &mut Vec<Found>) {
-    for finding in pii::find_pii(text) {
-        found.push(Found {
-            scanner: "pii",
-            reason: finding.kind.to_string(),
-            start: finding.start,
-            end: finding.end,
-            replacement: Some(format!("[redacted {}]", finding.kind)),
-            unconfirmed: false,
-        });
-    }
+    redactable("pii", pii::find_pii(text), found);
 }
 
 fn secrets(text: &str, found: &mut Vec<Found>) {
-    for finding in pii::find_secrets(text) {
-        found.push(Found {
-            scanner: "secrets",
-            reason: finding.kind.to_string(),
-            start: finding.start,
-            end: finding.end,
-            replacement: Some(format!("[redacted {}]", finding.kind)),
-            unconfirmed: false,
-        });
-    }
+    redactable("secrets", pii::find_secrets(text), found);
+}
+
+/// Detector findings as redactable scanner findings.
+fn redactable(scanner: &'static str, findings: Vec<pii::Finding>, found: &mut Vec<Found>) {
+    found.extend(findings.into_iter().map(|finding| Found {
+        scanner,
+        reason: finding.kind.to_string(),
+        start: finding.start,
+        end: finding.end,
+        replacement: Some(format!("[redacted {}]", finding.kind)),
+        unconfirmed: false,
+    }));
 }
 
 #[cfg(test)]
