@@ -20,7 +20,8 @@
 //!   load) and retrieval with decryption of the hit documents.
 //!
 //! - `guard/all-stages-1kb`: every rule-based scanner (input, retrieval and
-//!   output stages) over 1 KB of answer-like text.
+//!   output stages) over 1 KB of answer-like text; `guard/input-question-with-
+//!   classifier`: the input stage on one question, learned classifier included.
 //!
 //! Peak resident memory after each model load is printed at the end.
 
@@ -300,6 +301,18 @@ fn bench_guard(c: &mut Criterion) {
             }
         })
     });
+    // The input stage with the learned classifier: one MiniLM embedding more.
+    let classifier_path = repo().join("models/guard-classifier.json");
+    if let Ok(classifier) = warden::guard::scan::InjectionClassifier::load(&classifier_path) {
+        let manifest = Manifest::load(&repo().join("models")).unwrap();
+        let embedder = Arc::new(Embedder::load(&manifest).unwrap());
+        let learned = Scanners::new(GuardPolicy::default()).with_classifier(classifier, embedder);
+        let question = "How many days of paid annual leave does a full-time employee get?";
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("input-question-with-classifier", |b| {
+            b.iter(|| std::hint::black_box(learned.scan(Stage::Input, question, None)))
+        });
+    }
     group.finish();
 }
 
