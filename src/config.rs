@@ -2,10 +2,13 @@
 //! command-line flags, validated once into a typed `Config` that is the only
 //! settings value the rest of Warden sees.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::RoleSpec;
+use crate::governance::{Limits, Retention};
 use crate::guard::{GroundingSettings, VerifierSettings};
 use crate::ingest::ChunkSettings;
 use crate::model::{SamplingParams, WeightFormat};
@@ -57,6 +60,17 @@ pub struct RawConfig {
     pub key_file: Option<PathBuf>,
     pub tenant: Option<String>,
     pub guard_policy: Option<PathBuf>,
+    pub retention_conversation_days: Option<u64>,
+    pub retention_review_days: Option<u64>,
+    pub retention_audit_payload_days: Option<u64>,
+    pub questions_per_minute: Option<u32>,
+    pub tokens_per_day: Option<u64>,
+    /// Review reasons that hold an answer until a reviewer approves it.
+    pub review_hold: Option<Vec<String>>,
+    /// `[roles.<name>]` tables: `labels` and `actions` (added to the built-in roles).
+    pub roles: Option<BTreeMap<String, RoleSpec>>,
+    /// `[os_users]`: operating-system user → Warden user, for the terminal UI and CLI.
+    pub os_users: Option<BTreeMap<String, String>>,
 }
 
 /// Names of the settings, as used in warden.toml and (upper-cased) in `WARDEN_*`.
@@ -82,6 +96,12 @@ const KEYS: &[&str] = &[
     "key_file",
     "tenant",
     "guard_policy",
+    "retention_conversation_days",
+    "retention_review_days",
+    "retention_audit_payload_days",
+    "questions_per_minute",
+    "tokens_per_day",
+    "review_hold",
 ];
 
 impl RawConfig {
@@ -155,6 +175,18 @@ impl RawConfig {
             key_file: over.key_file.or(self.key_file),
             tenant: over.tenant.or(self.tenant),
             guard_policy: over.guard_policy.or(self.guard_policy),
+            retention_conversation_days: over
+                .retention_conversation_days
+                .or(self.retention_conversation_days),
+            retention_review_days: over.retention_review_days.or(self.retention_review_days),
+            retention_audit_payload_days: over
+                .retention_audit_payload_days
+                .or(self.retention_audit_payload_days),
+            questions_per_minute: over.questions_per_minute.or(self.questions_per_minute),
+            tokens_per_day: over.tokens_per_day.or(self.tokens_per_day),
+            review_hold: over.review_hold.or(self.review_hold),
+            roles: over.roles.or(self.roles),
+            os_users: over.os_users.or(self.os_users),
         }
     }
 }
@@ -178,6 +210,10 @@ pub struct Config {
     pub tenant: String,
     /// The guard policy file (`<home>/guard.toml` when it exists, else built-in defaults).
     pub guard_policy: Option<PathBuf>,
+    /// Retention, limits, review holds and roles.
+    pub governance: crate::session::GovernanceSettings,
+    /// Operating-system user → Warden user.
+    pub os_users: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -260,7 +296,46 @@ impl Config {
             }
             verifier.min_coverage = min_coverage;
         }
+        let retention_defaults = Retention::default();
+        let limit_defaults = Limits::default();
+        let review_hold = raw.review_hold.unwrap_or_default();
+        for reason in &review_hold {
+            if !crate::governance::REVIEW_REASONS.contains(&reason.as_str()) {
+                return Err(ConfigError::Invalid {
+                    name: "review_hold",
+                    message: format!(
+                        "`{reason}` is not a review reason; use {}",
+                        crate::governance::REVIEW_REASONS.join(", ")
+                    ),
+                });
+            }
+        }
+        let mut roles = crate::auth::default_roles();
+        roles.extend(raw.roles.unwrap_or_default());
+        let governance = crate::session::GovernanceSettings {
+            retention: Retention {
+                conversation_days: raw
+                    .retention_conversation_days
+                    .unwrap_or(retention_defaults.conversation_days),
+                review_days: raw
+                    .retention_review_days
+                    .unwrap_or(retention_defaults.review_days),
+                audit_payload_days: raw
+                    .retention_audit_payload_days
+                    .unwrap_or(retention_defaults.audit_payload_days),
+            },
+            limits: Limits {
+                questions_per_minute: raw
+                    .questions_per_minute
+                    .unwrap_or(limit_defaults.questions_per_minute),
+                tokens_per_day: raw.tokens_per_day.unwrap_or(limit_defaults.tokens_per_day),
+            },
+            review_hold,
+            roles,
+        };
         Ok(Self {
+            governance,
+            os_users: raw.os_users.unwrap_or_default(),
             models_dir: raw.models_dir.unwrap_or_else(default_models_dir),
             model: raw.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
             weights,

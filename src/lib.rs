@@ -4,14 +4,19 @@
 //! The binary (`src/main.rs`) is a thin shell over `cli::run`; everything else
 //! lives in the subsystems below (see `docs/architecture.md`).
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod durable;
 pub mod eval;
+pub mod governance;
 pub mod guard;
 pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod rag;
+pub mod sealed;
+pub mod session;
 pub mod store;

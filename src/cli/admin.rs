@@ -7,15 +7,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
+use crate::auth::Action;
 use crate::config::Config;
 use crate::crypto::keyring::create_key_file;
 use crate::crypto::{KdfParams, Keyring, KeyringError, Unlock};
 use crate::ingest::forget_document;
 use crate::store::{EncryptedStore, KnowledgeStore};
+
+use super::identity::Context;
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -106,8 +109,11 @@ pub enum StoreAction {
 #[derive(Args)]
 pub struct ForgetArgs {
     /// Document id, path or source path to erase (in --tenant, else the default tenant).
-    #[arg(long, value_name = "ID|PATH")]
+    #[arg(long, value_name = "ID|PATH", conflicts_with = "user")]
     doc: Option<String>,
+    /// A person to erase: account, conversations, review items, audit payloads.
+    #[arg(long, value_name = "NAME|ID")]
+    user: Option<String>,
     /// Do not ask for confirmation.
     #[arg(long)]
     yes: bool,
@@ -135,11 +141,6 @@ pub fn unlock(config: &Config) -> anyhow::Result<Arc<Keyring>> {
         );
     };
     Ok(Arc::new(Keyring::unlock(&dir, &unlock)?))
-}
-
-pub fn open_store(config: &Config) -> anyhow::Result<EncryptedStore> {
-    let keyring = unlock(config)?;
-    Ok(EncryptedStore::open(&config.store_dir(), keyring)?)
 }
 
 fn passphrase_from_env(name: &str) -> Option<Zeroizing<String>> {
@@ -197,8 +198,15 @@ pub fn init(config: &Config, args: &InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn keys(config: &Config, action: KeysAction) -> anyhow::Result<ExitCode> {
-    let keyring = unlock(config)?;
+pub fn keys(context: &Context, action: KeysAction) -> anyhow::Result<ExitCode> {
+    context.require_operator("keys")?;
+    let keyring = &context.keyring;
+    let action_name = match &action {
+        KeysAction::List { .. } => "list",
+        KeysAction::Add { .. } => "add",
+        KeysAction::Remove { .. } => "remove",
+        KeysAction::Passwd { .. } => "passwd",
+    };
     match action {
         KeysAction::List { json } => {
             let unlockers = keyring.unlockers()?;
@@ -256,15 +264,27 @@ pub fn keys(config: &Config, action: KeysAction) -> anyhow::Result<ExitCode> {
             println!("passphrase changed (unlocker {} replaces {id})", info.id);
         }
     }
+    context.record(
+        &format!("keys {action_name}"),
+        "done",
+        serde_json::json!({}),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn tenants(config: &Config, action: TenantsAction) -> anyhow::Result<ExitCode> {
-    let store = open_store(config)?;
+pub fn tenants(context: &Context, action: TenantsAction) -> anyhow::Result<ExitCode> {
+    let store = context.store()?;
     match action {
         TenantsAction::List { json } => {
+            context.require(Action::Admin)?;
             let mut rows = Vec::new();
-            for name in store.tenants()? {
+            // A tenant's admin sees only its own tenant.
+            let visible = store
+                .tenants()?
+                .into_iter()
+                .filter(|name| context.principal.operator || name == context.tenant());
+            context.record("tenants list", "done", serde_json::json!({}))?;
+            for name in visible {
                 let catalog = store.catalog(&name)?;
                 rows.push(serde_json::json!({
                     "name": name,
@@ -286,22 +306,47 @@ pub fn tenants(config: &Config, action: TenantsAction) -> anyhow::Result<ExitCod
             }
         }
         TenantsAction::Add { name } => {
+            context.require_operator("tenants add")?;
             store.add_tenant(&name)?;
+            context.governance.record(
+                &context.principal,
+                &name,
+                "tenants add",
+                "done",
+                serde_json::json!({}),
+            )?;
             println!("added tenant `{name}` with its own key");
         }
         TenantsAction::Remove { name, yes } => {
+            context.require_operator("tenants remove")?;
             confirm(yes, &format!("Erase tenant `{name}` and all its documents"))?;
             store.forget_tenant(&name)?;
+            context.governance.record(
+                &context.principal,
+                &name,
+                "tenants remove",
+                "done",
+                serde_json::json!({}),
+            )?;
             println!("tenant `{name}` erased: its keys are destroyed");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn forget(config: &Config, args: &ForgetArgs, tenant_named: bool) -> anyhow::Result<ExitCode> {
-    let store = open_store(config)?;
+pub fn forget(
+    context: &Context,
+    args: &ForgetArgs,
+    tenant_named: bool,
+) -> anyhow::Result<ExitCode> {
+    if let Some(user) = &args.user {
+        return super::people::forget_user(context, user, args.yes);
+    }
+    let config = &context.config;
+    let store = context.store()?;
     match &args.doc {
         Some(wanted) => {
+            context.require(Action::Forget)?;
             let catalog = store.catalog(&config.tenant)?;
             let shown = catalog
                 .find(wanted)
@@ -311,27 +356,44 @@ pub fn forget(config: &Config, args: &ForgetArgs, tenant_named: bool) -> anyhow:
                 &format!("Erase `{shown}` from tenant `{}`", config.tenant),
             )?;
             let document = forget_document(&store, &config.tenant, wanted)?;
+            context.record(
+                "forget document",
+                "done",
+                serde_json::json!({ "document": document.id }),
+            )?;
             println!(
                 "erased {} ({}) from tenant `{}`: its key is destroyed and its vectors left the index",
                 document.source, document.id, config.tenant
             );
         }
         None if tenant_named => {
+            context.require_operator("forget --tenant")?;
             confirm(
                 args.yes,
                 &format!("Erase tenant `{}` and all its documents", config.tenant),
             )?;
             store.forget_tenant(&config.tenant)?;
+            context.record("forget tenant", "done", serde_json::json!({}))?;
             println!("tenant `{}` erased: its keys are destroyed", config.tenant);
         }
-        None => bail!("say what to forget: --doc <id|path>, or --tenant <name> for a whole tenant"),
+        None => bail!("say what to forget: --doc <id|path>, --user <name|id>, or --tenant <name> for a whole tenant"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn docs(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let store = open_store(config)?;
-    let catalog = store.catalog(&config.tenant)?;
+pub fn docs(context: &Context, json: bool) -> anyhow::Result<ExitCode> {
+    context.require(Action::Ask)?;
+    let store = context.store()?;
+    let mut catalog = store.catalog(context.tenant())?;
+    // Documents outside the principal's labels are not listed either.
+    catalog
+        .documents
+        .retain(|document| context.principal.labels.admits(&document.labels));
+    context.record(
+        "docs list",
+        "done",
+        serde_json::json!({ "documents": catalog.documents.len() }),
+    )?;
     if json {
         println!("{}", serde_json::to_string(&catalog.documents)?);
     } else {
@@ -361,10 +423,17 @@ pub fn docs(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn docs_action(config: &Config, action: DocsAction) -> anyhow::Result<ExitCode> {
+pub fn docs_action(context: &Context, action: DocsAction) -> anyhow::Result<ExitCode> {
     let DocsAction::Guard { doc, verdict } = action;
-    let store = open_store(config)?;
+    context.require(Action::Admin)?;
+    let config = &context.config;
+    let store = context.store()?;
     let document = crate::ingest::set_document_guard(&store, &config.tenant, &doc, &verdict)?;
+    context.record(
+        "docs guard",
+        "done",
+        serde_json::json!({ "document": document.id, "verdict": verdict }),
+    )?;
     println!(
         "{} ({}) in tenant `{}` is now `{}`",
         document.source, document.id, config.tenant, document.guard
@@ -372,10 +441,25 @@ pub fn docs_action(config: &Config, action: DocsAction) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn store(config: &Config, action: StoreAction) -> anyhow::Result<ExitCode> {
+pub fn store(context: &Context, action: StoreAction) -> anyhow::Result<ExitCode> {
     let StoreAction::Verify { json } = action;
-    let store = open_store(config)?;
-    let report = store.verify();
+    context.require(Action::Admin)?;
+    let store = context.store()?;
+    let mut report = store.verify();
+    if !context.principal.operator {
+        report
+            .tenants
+            .retain(|tenant| tenant.name == context.tenant());
+    }
+    context.record(
+        "store verify",
+        if report.is_intact() {
+            "intact"
+        } else {
+            "damaged"
+        },
+        serde_json::json!({}),
+    )?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -425,7 +509,7 @@ pub fn store(config: &Config, action: StoreAction) -> anyhow::Result<ExitCode> {
 
 /// Asks before destroying data; `--yes` (or no terminal) skips the prompt only
 /// when given explicitly.
-fn confirm(yes: bool, question: &str) -> anyhow::Result<()> {
+pub(super) fn confirm(yes: bool, question: &str) -> anyhow::Result<()> {
     if yes {
         return Ok(());
     }

@@ -1,8 +1,11 @@
 //! Command-line interface: argument parsing, rendering of answer events to a
 //! terminal or JSON, and exit codes. No business logic lives here. Commands
-//! that manage keys, tenants and the store are in `admin`.
+//! that manage keys, tenants and the store are in `admin`; users, audit,
+//! review and retention in `people`; who runs a command in `identity`.
 
 mod admin;
+mod identity;
+mod people;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use crate::index::Embedder;
 use crate::ingest::{ingest_path, IngestOptions, IngestProgress};
 use crate::model::{LanguageModel, Manifest};
 use crate::rag::{Answer, AnswerEvent, Pipeline, Retriever};
+use crate::session::Session;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +48,10 @@ pub struct Cli {
     /// Tenant to work in (default: `default`, or `tenant` in warden.toml / WARDEN_TENANT).
     #[arg(long, global = true, value_name = "NAME")]
     tenant: Option<String>,
+    /// File holding the API token of the user running this command (else
+    /// WARDEN_TOKEN; without either, a mapped OS user or the keyring's operator).
+    #[arg(long, global = true, value_name = "PATH")]
+    token_file: Option<PathBuf>,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -83,6 +91,33 @@ enum Command {
     },
     /// Answer a question from the ingested documents, with citations.
     Ask(AskArgs),
+    /// Show the passages the principal may see for a question (no model).
+    Search(SearchArgs),
+    /// Manage users and their API tokens.
+    Users {
+        #[command(subcommand)]
+        action: people::UsersAction,
+    },
+    /// Verify or export the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        action: people::AuditAction,
+    },
+    /// Work the human review queue of flagged answers.
+    Review {
+        #[command(subcommand)]
+        action: people::ReviewAction,
+    },
+    /// Apply retention now (it also runs once a day when people ask).
+    Gc {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything Warden keeps about a person, as JSON (GDPR access).
+    Export {
+        #[arg(long, value_name = "NAME|ID")]
+        user: String,
+    },
     /// Run the labelled question set through the whole pipeline and score it.
     Eval(EvalArgs),
     /// Check answers from any model against their sources: reads JSON lines
@@ -167,8 +202,27 @@ struct GuardTrainArgs {
 }
 
 #[derive(Args)]
-struct AskArgs {
+struct SearchArgs {
+    /// The question, or `-` to read one question per line from stdin.
     question: String,
+    /// Run as this user (needs the user's token).
+    #[arg(long, value_name = "NAME|ID")]
+    user: Option<String>,
+    /// Passages to return.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+    /// One JSON line per question.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AskArgs {
+    /// The question, or `-` to read one question per line from stdin (JSON lines out).
+    question: String,
+    /// Run as this user (needs the user's token: WARDEN_TOKEN, --token-file or a prompt).
+    #[arg(long, value_name = "NAME|ID")]
+    user: Option<String>,
     /// Print one JSON object (answer, citations, sources, timings, model).
     #[arg(long)]
     json: bool,
@@ -284,23 +338,53 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
     let config = Config::resolve(home, flags)?;
     set_threads(config.threads);
+    let tenant_named =
+        cli.tenant.is_some() || std::env::var("WARDEN_TENANT").is_ok_and(|value| !value.is_empty());
+    let mut identity = identity::Identity {
+        token_file: cli.token_file.clone(),
+        user: None,
+    };
+    let context =
+        |identity: &identity::Identity| identity::Context::open(&config, identity, tenant_named);
     match cli.command {
         Command::Init(args) => admin::init(&config, &args),
-        Command::Ingest(args) => ingest(&config, &args),
-        Command::Docs { json, action } => match action {
-            Some(action) => admin::docs_action(&config, action),
-            None => admin::docs(&config, json),
-        },
-        Command::Forget(args) => admin::forget(&config, &args, cli.tenant.is_some()),
-        Command::Keys { action } => admin::keys(&config, action),
-        Command::Tenants { action } => admin::tenants(&config, action),
-        Command::Store { action } => admin::store(&config, action),
-        Command::Ask(args) => ask(&config, &args.question, args.json),
-        Command::Eval(args) => evaluate(&config, &args),
+        Command::Ingest(args) => {
+            // A wrong path is reported before the passphrase is asked for.
+            if !args.path.exists() {
+                return Err(crate::ingest::IngestError::NotFound { path: args.path }.into());
+            }
+            ingest(&context(&identity)?, &args)
+        }
+        Command::Docs { json, action } => {
+            let context = context(&identity)?;
+            match action {
+                Some(action) => admin::docs_action(&context, action),
+                None => admin::docs(&context, json),
+            }
+        }
+        Command::Forget(args) => admin::forget(&context(&identity)?, &args, cli.tenant.is_some()),
+        Command::Keys { action } => admin::keys(&context(&identity)?, action),
+        Command::Tenants { action } => admin::tenants(&context(&identity)?, action),
+        Command::Store { action } => admin::store(&context(&identity)?, action),
+        Command::Ask(args) => {
+            identity.user = args.user.clone();
+            ask(&context(&identity)?, &args.question, args.json)
+        }
+        Command::Search(args) => {
+            identity.user = args.user.clone();
+            search(&context(&identity)?, &args)
+        }
+        Command::Users { action } => people::users(&context(&identity)?, action),
+        Command::Audit { action } => people::audit(&context(&identity)?, action, tenant_named),
+        Command::Review { action } => people::review(&context(&identity)?, action),
+        Command::Gc { json } => people::gc(&context(&identity)?, json),
+        Command::Export { user } => people::export_user(&context(&identity)?, &user),
+        Command::Eval(args) if args.verifier => evaluate_verifier(&config, &args),
+        Command::Eval(args) => evaluate(&context(&identity)?, &args),
         Command::Verify => verify_stdin(&config),
         Command::Scan { stage } => scan_stdin(&config, stage),
         Command::GuardTrain(args) => guard_train(&config, &args),
-        Command::Redteam(args) => redteam(&config, &args),
+        Command::Redteam(args) => redteam(&context(&identity)?, &args),
         Command::Models { action } => models(&config, action),
         Command::Config => {
             println!("{}", serde_json::to_string_pretty(&config)?);
@@ -363,14 +447,18 @@ impl IngestProgress for IngestBar {
     }
 }
 
-fn ingest(config: &Config, args: &IngestArgs) -> anyhow::Result<ExitCode> {
-    if !args.path.exists() {
-        return Err(crate::ingest::IngestError::NotFound {
-            path: args.path.clone(),
-        }
-        .into());
+fn ingest(context: &identity::Context, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let config = &context.config;
+    context.require(crate::auth::Action::Ingest)?;
+    if let Err(err) = context.principal.require_labels(&args.labels) {
+        context.record(
+            "ingest",
+            "denied",
+            serde_json::json!({ "reason": err.to_string() }),
+        )?;
+        return Err(err.into());
     }
-    let store = admin::open_store(config)?;
+    let store = context.store()?;
     let manifest = Manifest::load(&config.models_dir)?;
     let embedder = Embedder::load(&manifest)?;
     let options = IngestOptions {
@@ -397,6 +485,23 @@ fn ingest(config: &Config, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let report = ingest_path(&args.path, &store, &embedder, &options, &mut progress);
     progress.bar.finish_and_clear();
     let report = report?;
+    context.record(
+        "ingest",
+        if report.failed.is_empty() {
+            "done"
+        } else {
+            "partial"
+        },
+        serde_json::json!({
+            "new": report.ingested.len(),
+            "replaced": report.replaced.len(),
+            "unchanged": report.unchanged.len(),
+            "failed": report.failed.len(),
+            "pruned": report.pruned.len(),
+            "labels": args.labels,
+            "chunks": report.chunks_embedded,
+        }),
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -441,12 +546,25 @@ fn ingest(config: &Config, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Loads the store, the embedder and the configured model into a pipeline.
-fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
+/// The principal's view of the knowledge base: store, embedder and a
+/// retriever scoped to the principal's tenant and labels.
+fn open_retriever(context: &identity::Context) -> anyhow::Result<Retriever> {
+    let config = &context.config;
     let manifest = Manifest::load(&config.models_dir)?;
     let embedder = Embedder::load(&manifest)?;
-    let store = std::sync::Arc::new(admin::open_store(config)?);
-    let retriever = Retriever::open(store, &config.tenant, std::sync::Arc::new(embedder))?;
+    let store = std::sync::Arc::new(context.store()?);
+    Ok(Retriever::open_scoped(
+        store,
+        &context.principal.scope(),
+        std::sync::Arc::new(embedder),
+    )?)
+}
+
+/// Loads the principal's retriever and the configured model into a pipeline.
+fn open_pipeline(context: &identity::Context) -> anyhow::Result<Pipeline> {
+    let config = &context.config;
+    let manifest = Manifest::load(&config.models_dir)?;
+    let retriever = open_retriever(context)?;
     if retriever.catalog().total_chunks() == 0 {
         anyhow::bail!(
             "the knowledge base of tenant `{}` in {} is empty; run `warden ingest <folder>` first",
@@ -467,13 +585,12 @@ fn open_pipeline(config: &Config) -> anyhow::Result<Pipeline> {
     Ok(Pipeline::new(retriever, model, config.ask.clone())?.with_guard(guard))
 }
 
-fn evaluate(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    if args.verifier {
-        return evaluate_verifier(config, args);
-    }
+fn evaluate(context: &identity::Context, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    context.require_operator("eval")?;
+    let config = &context.config;
     let mut questions = eval::load_questions(&args.set)?;
     questions.truncate(args.limit.unwrap_or(usize::MAX));
-    let mut pipeline = open_pipeline(config)?;
+    let mut pipeline = open_pipeline(context)?;
     let mut outcomes = Vec::new();
     for question in &questions {
         let outcome = eval::evaluate(&mut pipeline, question)?;
@@ -610,14 +727,16 @@ fn guard_scanners_with(
     Ok(scanners.with_classifier(classifier, embedder))
 }
 
-fn redteam(config: &Config, args: &RedteamArgs) -> anyhow::Result<ExitCode> {
+fn redteam(context: &identity::Context, args: &RedteamArgs) -> anyhow::Result<ExitCode> {
     use crate::eval::redteam;
     use std::sync::Arc;
+    context.require_operator("redteam")?;
+    let config = &context.config;
     let mut attacks = redteam::load(&args.set).map_err(anyhow::Error::msg)?;
     if let Some(limit) = args.limit {
         attacks.truncate(limit);
     }
-    let mut pipeline = open_pipeline(config)?;
+    let mut pipeline = open_pipeline(context)?;
     // A canary for this run unless the policy plants its own.
     let mut policy = config.guard_policy()?;
     if policy.canary.is_none() {
@@ -1008,11 +1127,21 @@ fn evaluate_verifier(config: &Config, args: &EvalArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn ask(config: &Config, question: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let mut pipeline = open_pipeline(config)?;
+fn ask(context: &identity::Context, question: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let config = &context.config;
+    context.require(crate::auth::Action::Ask)?;
+    context.retention_if_due()?;
+    let pipeline = open_pipeline(context)?;
+    let mut session = Session::new(context.principal.clone(), pipeline, &context.governance)?;
+    if question == "-" {
+        return ask_batch(&mut session);
+    }
     // Under `strip` and `strict` nothing unverified reaches the screen: the
     // draft is generated behind a spinner and only the checked answer printed.
-    let stream_draft = !json && config.ask.grounding.policy == CitationPolicy::Annotate;
+    // An answer that may be held for review is never streamed either.
+    let stream_draft = !json
+        && config.ask.grounding.policy == CitationPolicy::Annotate
+        && config.governance.review_hold.is_empty();
     let spinner = (!json && !stream_draft).then(|| {
         let spinner = ProgressBar::new_spinner().with_message("generating and verifying");
         spinner.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -1022,7 +1151,7 @@ fn ask(config: &Config, question: &str, json: bool) -> anyhow::Result<ExitCode> 
     let mut out = stdout.lock();
     let mut write_error = None;
     let mut tokens = 0usize;
-    let answer = pipeline.ask(question, &mut |event| {
+    let delivered = session.ask(question, &mut |event| {
         let result = match &event {
             AnswerEvent::Token(piece) if stream_draft => {
                 write!(out, "{piece}").and_then(|_| out.flush())
@@ -1051,20 +1180,128 @@ fn ask(config: &Config, question: &str, json: bool) -> anyhow::Result<ExitCode> 
     if let Some(spinner) = spinner {
         spinner.finish_and_clear();
     }
-    let answer = answer?;
+    let delivered = delivered?;
     if let Some(err) = write_error {
         return Err(err.into());
     }
     if json {
-        writeln!(out, "{}", serde_json::to_string(&answer)?)?;
+        writeln!(out, "{}", serde_json::to_string(&delivered)?)?;
+    } else if delivered.held {
+        writeln!(out, "{}", delivered.answer.answer)?;
     } else {
+        let answer = &delivered.answer;
         if !stream_draft {
             write!(out, "{}", answer.answer)?;
         }
-        render_verification(&mut out, &answer, stream_draft)?;
-        render_sources(&mut out, &answer)?;
+        render_verification(&mut out, answer, stream_draft)?;
+        render_sources(&mut out, answer)?;
+        if let Some(id) = &delivered.review_id {
+            writeln!(out, "(sent to human review as item {id})")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ask -`: one question per stdin line, one JSON line out per question (an
+/// error, a refusal or a rate limit is a JSON line with `error`, and the run goes on).
+fn ask_batch(session: &mut Session) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failures = 0;
+    for line in std::io::stdin().lines() {
+        let line = line.context("reading questions from stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match session.ask(&line, &mut |_| {}) {
+            Ok(delivered) => writeln!(out, "{}", serde_json::to_string(&delivered)?)?,
+            Err(err) => {
+                failures += 1;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "question": line, "error": err.to_string() })
+                )?
+            }
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn search(context: &identity::Context, args: &SearchArgs) -> anyhow::Result<ExitCode> {
+    context.require(crate::auth::Action::Ask)?;
+    context.retention_if_due()?;
+    let retriever = open_retriever(context)?;
+    let questions: Vec<String> = if args.question == "-" {
+        std::io::stdin()
+            .lines()
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading questions from stdin")?
+            .into_iter()
+            .filter(|line| !line.trim().is_empty())
+            .collect()
+    } else {
+        vec![args.question.clone()]
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failures = 0;
+    for question in &questions {
+        let found = crate::session::search(
+            &context.governance,
+            &context.principal,
+            &retriever,
+            question,
+            args.k.clamp(1, 50),
+        );
+        match (found, args.json) {
+            (Ok(sources), true) => writeln!(
+                out,
+                "{}",
+                serde_json::json!({ "question": question, "sources": sources })
+            )?,
+            (Ok(sources), false) => {
+                for source in &sources {
+                    writeln!(
+                        out,
+                        "[{}] {:.3}  {}{}\n    {}",
+                        source.number,
+                        source.score,
+                        source.source,
+                        source
+                            .location
+                            .as_ref()
+                            .map(|location| format!(" ({location})"))
+                            .unwrap_or_default(),
+                        source
+                            .text
+                            .replace('\n', " ")
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    )?;
+                }
+            }
+            (Err(err), true) => {
+                failures += 1;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "question": question, "error": err.to_string() })
+                )?
+            }
+            (Err(err), false) => return Err(err.into()),
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn render_verification(

@@ -131,6 +131,37 @@ impl VectorIndex {
     }
 }
 
+impl VectorIndex {
+    /// The `k` nearest chunks for which `admit(key)` holds, most similar
+    /// first. The predicate runs inside the graph search (usearch's filtered
+    /// search), so a chunk it refuses is never a candidate.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        admit: impl Fn(u64) -> bool,
+    ) -> Result<Vec<Neighbour>, IndexError> {
+        if self.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let matches =
+            self.index
+                .filtered_search(query, k, admit)
+                .map_err(|err| IndexError::Vector {
+                    message: err.to_string(),
+                })?;
+        Ok(matches
+            .keys
+            .iter()
+            .zip(matches.distances.iter())
+            .map(|(&key, &distance)| Neighbour {
+                key,
+                similarity: 1.0 - distance,
+            })
+            .collect())
+    }
+}
+
 /// The vector index of a tenant's catalog: the saved one when it is intact and
 /// covers exactly the catalog's chunks, else rebuilt from the stored vectors
 /// (and saved again). The flag says whether it was rebuilt.

@@ -73,6 +73,8 @@ pub struct Answer {
     /// What the input, retrieval and output guards found, and did.
     pub guard: Vec<GuardFlag>,
     pub model: ModelInfo,
+    /// The catalog generation (index version) the passages came from.
+    pub index_generation: u64,
     pub timings: Timings,
 }
 

@@ -351,6 +351,7 @@ impl Pipeline {
             notices,
             guard: Vec::new(),
             model: self.model.info.clone(),
+            index_generation: self.retriever.catalog().generation,
             timings,
         }
     }

@@ -1,12 +1,17 @@
-//! Retrieval: question → embedding → nearest chunks of one tenant's store.
+//! Retrieval: question → embedding → nearest chunks of one tenant's store,
+//! within one principal's scope.
 //!
 //! The tenant's catalog and vector index are loaded when the retriever opens;
 //! chunk text is decrypted only for the documents a search returns, and kept
-//! in a small cache.
+//! in a small cache. Access control happens inside the search: the scope's
+//! label test (and the quarantine) becomes a per-document bit that usearch's
+//! filtered search consults for every candidate, so a chunk outside the scope
+//! is never a candidate, never decrypted, never ranked.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::auth::Scope;
 use crate::index::{tenant_index, Embedder, VectorIndex};
 use crate::store::{Catalog, Document, DocumentContent, KnowledgeStore};
 
@@ -20,18 +25,31 @@ pub struct Retriever {
     index: VectorIndex,
     /// `(first chunk key, position in catalog.documents)`, sorted by key.
     key_ranges: Vec<(u64, usize)>,
+    /// Per document (catalog position): inside the scope and not quarantined.
+    visible: Vec<bool>,
+    scope: Scope,
     contents: Mutex<HashMap<String, Arc<DocumentContent>>>,
 }
 
 impl Retriever {
-    /// Opens `tenant` of `store`: its catalog and its vector index (rebuilt
-    /// from the stored vectors when missing or stale).
+    /// Opens all of `tenant` (the operator's view: every label).
     pub fn open(
         store: Arc<dyn KnowledgeStore>,
         tenant: &str,
         embedder: Arc<Embedder>,
     ) -> Result<Self, RagError> {
-        let catalog = store.catalog(tenant)?;
+        Self::open_scoped(store, &Scope::whole_tenant(tenant), embedder)
+    }
+
+    /// Opens the scope's tenant of `store`: its catalog and its vector index
+    /// (rebuilt from the stored vectors when missing or stale). Searches see
+    /// only documents whose labels the scope admits.
+    pub fn open_scoped(
+        store: Arc<dyn KnowledgeStore>,
+        scope: &Scope,
+        embedder: Arc<Embedder>,
+    ) -> Result<Self, RagError> {
+        let catalog = store.catalog(&scope.tenant)?;
         if !catalog.embedding_model.is_empty()
             && catalog.embedding_model != crate::index::embed::EMBEDDING_WEIGHTS
         {
@@ -48,18 +66,37 @@ impl Retriever {
             .map(|(position, document)| (document.first_key, position))
             .collect();
         key_ranges.sort_unstable();
+        let visible = catalog
+            .documents
+            .iter()
+            .map(|document| document.guard != "quarantine" && scope.labels.admits(&document.labels))
+            .collect();
         Ok(Self {
             embedder,
             store,
             catalog,
             index,
             key_ranges,
+            visible,
+            scope: scope.clone(),
             contents: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The documents this retriever's scope may see (quarantined ones included).
+    pub fn visible_documents(&self) -> impl Iterator<Item = &Document> {
+        self.catalog
+            .documents
+            .iter()
+            .filter(|document| self.scope.labels.admits(&document.labels))
     }
 
     pub fn embedder(&self) -> &Embedder {
@@ -95,40 +132,44 @@ impl Retriever {
             .clear();
     }
 
-    fn document_for_key(&self, key: u64) -> Option<&Document> {
+    fn position_for_key(&self, key: u64) -> Option<usize> {
         let slot = self.key_ranges.partition_point(|(first, _)| *first <= key);
         let (_, position) = self.key_ranges.get(slot.checked_sub(1)?)?;
-        let document = &self.catalog.documents[*position];
-        document.keys().contains(&key).then_some(document)
+        self.catalog.documents[*position]
+            .keys()
+            .contains(&key)
+            .then_some(*position)
     }
 
-    /// The `k` most similar passages, numbered from 1, best first.
+    /// Whether the chunk `key` is inside the scope (the search filter).
+    fn admits(&self, key: u64) -> bool {
+        self.position_for_key(key)
+            .is_some_and(|position| self.visible[position])
+    }
+
+    /// The `k` most similar passages in scope, numbered from 1, best first.
     pub fn retrieve(&self, question: &str, k: usize) -> Result<Vec<SourceRef>, RagError> {
         if self.catalog.total_chunks() == 0 {
             return Err(RagError::EmptyKnowledgeBase);
         }
+        if !self.visible.iter().any(|visible| *visible) {
+            return Ok(Vec::new());
+        }
         let query = self.embedder.embed(question)?;
-        // Quarantined documents are never retrieved: search deeper so that
-        // `k` passages remain after they are skipped.
-        let quarantined = self
-            .catalog
-            .documents
-            .iter()
-            .filter(|document| document.guard == "quarantine")
-            .map(|document| document.chunks)
-            .sum::<usize>();
-        let neighbours = self.index.search(&query, k + quarantined.min(4 * k))?;
+        let neighbours = self
+            .index
+            .search_filtered(&query, k, |key| self.admits(key))?;
         let mut sources = Vec::with_capacity(k);
         for neighbour in neighbours {
-            if sources.len() == k {
-                break;
-            }
-            let Some(document) = self
-                .document_for_key(neighbour.key)
-                .filter(|document| document.guard != "quarantine")
+            // The filter already refused everything out of scope; checked
+            // again here so that no future change to the index can leak.
+            let Some(position) = self
+                .position_for_key(neighbour.key)
+                .filter(|position| self.visible[*position])
             else {
                 continue;
             };
+            let document = &self.catalog.documents[position];
             let content = self.content(document)?;
             let ordinal = (neighbour.key - document.first_key) as usize;
             let Some(chunk) = content.chunks.get(ordinal) else {

@@ -88,6 +88,18 @@ pub fn warden(home: &Path, args: &[&str]) -> Output {
 }
 
 pub fn warden_with_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    warden_with_input(home, args, env, None)
+}
+
+/// Runs `warden` with `input` (if any) on its stdin.
+pub fn warden_with_input(
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Option<&str>,
+) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
     let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
     command
         .arg("--home")
@@ -100,11 +112,41 @@ pub fn warden_with_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         .env_remove("WARDEN_KEY_FILE")
         .env_remove("WARDEN_TENANT")
         .env_remove("WARDEN_HOME")
-        .env_remove("WARDEN_MODEL");
+        .env_remove("WARDEN_MODEL")
+        .env_remove("WARDEN_TOKEN");
     for (name, value) in env {
         command.env(name, value);
     }
-    command.output().expect("warden binary runs")
+    let Some(input) = input else {
+        return command.output().expect("warden binary runs");
+    };
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("warden binary runs");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().expect("warden binary runs");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("stdin written");
+    output
+}
+
+/// Adds a user with `roles` in `tenant` and returns its token.
+pub fn add_user(home: &Path, tenant: &str, name: &str, roles: &str) -> String {
+    let output = warden(
+        home,
+        &["--tenant", tenant, "users", "add", name, "--roles", roles],
+    );
+    assert!(output.status.success(), "users add: {}", stderr(&output));
+    let token = stdout(&output).trim().to_string();
+    assert!(token.starts_with("wdn_"), "{token}");
+    token
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -3,10 +3,12 @@
 
 mod common;
 
+mod access;
 mod admin;
 mod cli;
 mod crash;
 mod generation;
+mod governance;
 mod guard;
 mod ingest;
 mod model_files;

@@ -404,6 +404,27 @@ fn entropy(text: &str) -> f64 {
         .sum()
 }
 
+/// `text` with every piece of personal data and every secret replaced by
+/// `[redacted <kind>]`: what may be kept where raw PII may not (the audit log).
+pub fn redact(text: &str) -> String {
+    let mut findings = find_pii(text);
+    findings.extend(find_secrets(text));
+    findings.sort_by_key(|finding| (finding.start, std::cmp::Reverse(finding.end)));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for finding in findings {
+        if finding.start < at {
+            at = at.max(finding.end);
+            continue;
+        }
+        out.push_str(&text[at..finding.start]);
+        out.push_str(&format!("[redacted {}]", finding.kind));
+        at = finding.end;
+    }
+    out.push_str(&text[at.min(text.len())..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
