@@ -8,7 +8,12 @@
 //! - `decode/<model>/<weights>`: 64 new tokens after a short prompt, greedy
 //!   (throughput = generated tokens/s, prefill of 9 tokens included).
 //! - `embed/minilm`: 256 sentences of ~45 tokens, batch 32 (sentences/s).
-//! - `search/hnsw-<n>`: top-10 cosine queries over n random 384-d vectors.
+//! - `search/hnsw-<n>`: top-10 cosine queries over n random 384-d vectors;
+//!   `search/hnsw-top10-filter-1-in-<m>`: the same with an access filter that
+//!   admits one chunk in m, inside the graph search; `search/exact-top10-of-
+//!   50-admitted`: the exact fallback for a scope too narrow for the graph.
+//! - `governance/audit-append`: one sealed, chained, fsynced audit record and
+//!   its checkpoint; `governance/rate-limit-admit`: one admission.
 //! - `verify/answer-300-tokens-5-chunks`: citation verification of a
 //!   ~300-token answer (15 sentences, some unsupported) against 5 demo chunks.
 //!
@@ -277,8 +282,95 @@ fn bench_search(c: &mut Criterion) {
                 }
             })
         });
+        if count != 10_000 {
+            continue;
+        }
+        // Access control inside the search: a principal admitted to 1 in
+        // `every` chunks (the predicate runs on every candidate).
+        for every in [2u64, 20, 200] {
+            group.bench_function(
+                BenchmarkId::new(format!("hnsw-top10-filter-1-in-{every}"), count),
+                |b| {
+                    b.iter(|| {
+                        for query in &queries {
+                            index
+                                .search_filtered(query, 10, |key| key % every == 0)
+                                .unwrap();
+                        }
+                    })
+                },
+            );
+        }
+        group.bench_function(BenchmarkId::new("exact-top10-of-50-admitted", count), |b| {
+            b.iter(|| {
+                for query in &queries {
+                    index
+                        .search_exact(query, 10, (0..50u64).map(|i| i * 200))
+                        .unwrap();
+                }
+            })
+        });
     }
     group.finish();
+}
+
+/// What governance adds to each question: one audit record (sealed, chained,
+/// fsynced, checkpoint rewritten) and one rate-limit admission (sealed, fsynced).
+fn bench_governance(c: &mut Criterion) {
+    use warden::audit::{AuditLog, Entry};
+    use warden::governance::{Limits, RateLimiter};
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Keyring::create(
+        &dir.path().join("keyring"),
+        &Unlock::Passphrase(zeroize::Zeroizing::new("bench passphrase".into())),
+        KdfParams {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        "bench",
+    )
+    .unwrap();
+    let log = AuditLog::open(dir.path(), &keyring);
+    let limiter = RateLimiter::open(
+        dir.path(),
+        &keyring,
+        Limits {
+            questions_per_minute: 0,
+            tokens_per_day: 0,
+        },
+    );
+    let payload = serde_json::json!({
+        "question": "How many days of annual leave do I get after five years?",
+        "retrieved": vec![serde_json::json!({"document": "d0123456789abcdef", "chunk": 12, "score": 0.71}); 5],
+        "guard": [],
+        "citations": {"supported": 3, "unsupported": 0, "uncited": 0, "wrong_citation": 0},
+        "model": {"name": "qwen2.5-coder-0.5b", "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"},
+    });
+    let mut group = c.benchmark_group("governance");
+    group.bench_function("audit-append", |b| {
+        b.iter(|| {
+            log.append(Entry {
+                principal: "u0123456789abcdef".into(),
+                tenant: "default".into(),
+                action: "ask".into(),
+                outcome: "answered".into(),
+                payload: payload.clone(),
+            })
+            .unwrap()
+        })
+    });
+    group.bench_function("rate-limit-admit", |b| {
+        b.iter(|| limiter.admit_question("u0123456789abcdef", 1).unwrap())
+    });
+    group.finish();
+    let started = std::time::Instant::now();
+    let report = log.verify().unwrap();
+    eprintln!(
+        "governance: audit verify of {} records in {:.1} ms",
+        report.records,
+        started.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 /// All rule-based scanners (input, retrieval and output stages) over about
@@ -490,6 +582,9 @@ fn main() {
     }
     if wants("guard") {
         bench_guard(&mut criterion);
+    }
+    if wants("governance") {
+        bench_governance(&mut criterion);
     }
     let mut store_summary = Vec::new();
     if wants("store") {

@@ -270,7 +270,14 @@ impl<'g> Session<'g> {
             &tenant,
             "ask",
             &outcome_name(&answer),
-            ask_payload(&answer, &reasons, review_id.as_deref(), held, tokens),
+            ask_payload(
+                &answer,
+                &governance.audit.text_digest(&answer.question),
+                &reasons,
+                review_id.as_deref(),
+                held,
+                tokens,
+            ),
         )?;
         Ok(Delivered {
             answer,
@@ -304,6 +311,7 @@ pub fn search(
         "answered",
         serde_json::json!({
             "question": redacted_text(question),
+            "question_digest": governance.audit.text_digest(question),
             "retrieved": retrieved(&sources),
             "index_generation": retriever.catalog().generation,
         }),
@@ -357,6 +365,7 @@ fn review_details(answer: &Answer) -> Vec<String> {
 
 fn ask_payload(
     answer: &Answer,
+    question_digest: &str,
     reasons: &[String],
     review_id: Option<&str>,
     held: bool,
@@ -385,6 +394,7 @@ fn ask_payload(
         .collect();
     serde_json::json!({
         "question": redacted_text(&answer.question),
+        "question_digest": question_digest,
         "retrieved": retrieved(&answer.sources),
         "cited": answer.citations,
         "guard": guard,

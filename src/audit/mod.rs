@@ -137,6 +137,7 @@ impl AuditReport {
 pub struct AuditLog {
     dir: PathBuf,
     key: SecretKey,
+    digest_key: SecretKey,
 }
 
 impl AuditLog {
@@ -144,7 +145,19 @@ impl AuditLog {
         Self {
             dir: home.join("audit"),
             key: keyring.derive("warden audit v1"),
+            digest_key: keyring.derive("warden audit text digest v1"),
         }
+    }
+
+    /// A keyed digest (HMAC-SHA256) of a text: whoever holds the keyring can
+    /// check whether a given question was asked; nobody can recover it or
+    /// test guesses against it without the key.
+    pub fn text_digest(&self, text: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(self.digest_key.expose())
+            .expect("HMAC takes keys of any length");
+        mac.update(text.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     fn log_path(&self) -> PathBuf {

@@ -162,6 +162,52 @@ impl VectorIndex {
     }
 }
 
+impl VectorIndex {
+    /// Exact nearest neighbours among `keys` (brute force over their stored
+    /// vectors): the fallback when a narrow filter starves the graph search.
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        keys: impl Iterator<Item = u64>,
+    ) -> Result<Vec<Neighbour>, IndexError> {
+        let dimensions = self.index.dimensions();
+        let query_norm = query
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::EPSILON);
+        let mut vector = vec![0f32; dimensions];
+        let mut scored = Vec::new();
+        for key in keys {
+            let found = self
+                .index
+                .get(key, &mut vector)
+                .map_err(|err| IndexError::Vector {
+                    message: err.to_string(),
+                })?;
+            if found == 0 {
+                continue;
+            }
+            let dot: f32 = vector.iter().zip(query).map(|(a, b)| a * b).sum();
+            let norm = vector
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::EPSILON);
+            scored.push(Neighbour {
+                key,
+                similarity: dot / (norm * query_norm),
+            });
+        }
+        scored.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        scored.truncate(k);
+        Ok(scored)
+    }
+}
+
 /// The vector index of a tenant's catalog: the saved one when it is intact and
 /// covers exactly the catalog's chunks, else rebuilt from the stored vectors
 /// (and saved again). The flag says whether it was rebuilt.
@@ -196,4 +242,50 @@ pub fn tenant_index(
         }
     }
     Ok((index, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(seed: u64, dimensions: usize) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..dimensions)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 33) as f32 / u32::MAX as f32) - 0.25
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filtered_search_returns_only_admitted_keys_and_exact_search_ranks_them() {
+        let index = VectorIndex::new(16, 2000).unwrap();
+        for key in 0..2000 {
+            index.add(key, &vector(key, 16)).unwrap();
+        }
+        let admitted = [17u64, 940, 1999];
+        let query = vector(5, 16);
+        let filtered = index
+            .search_filtered(&query, 5, |key| admitted.contains(&key))
+            .unwrap();
+        assert!(filtered.iter().all(|n| admitted.contains(&n.key)));
+        let exact = index
+            .search_exact(&query, 5, admitted.iter().copied())
+            .unwrap();
+        let mut keys: Vec<u64> = exact.iter().map(|n| n.key).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, admitted);
+        assert!(exact.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+        // The exact similarity agrees with the graph's for a key both return.
+        let unfiltered = index.search(&query, 1).unwrap()[0];
+        let again = index
+            .search_exact(&query, 1, std::iter::once(unfiltered.key))
+            .unwrap()[0];
+        assert!((again.similarity - unfiltered.similarity).abs() < 1e-4);
+    }
 }

@@ -137,6 +137,16 @@ pub fn warden_with_input(
     output
 }
 
+/// A test home in `dir` with the small demo knowledge ingested into `default`.
+pub fn ingested_home(dir: &Path) -> PathBuf {
+    let home = dir.join("home");
+    init_home(&home);
+    let knowledge = small_knowledge(dir);
+    let output = warden(&home, &["ingest", knowledge.to_str().unwrap()]);
+    assert!(output.status.success(), "ingest: {}", stderr(&output));
+    home
+}
+
 /// Adds a user with `roles` in `tenant` and returns its token.
 pub fn add_user(home: &Path, tenant: &str, name: &str, roles: &str) -> String {
     let output = warden(

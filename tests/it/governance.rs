@@ -9,8 +9,7 @@ use warden::audit::{AuditLog, Entry};
 use warden::crypto::{KdfParams, Keyring, Unlock};
 
 use crate::common::{
-    add_user, init_home, small_knowledge, stderr, stdout, warden, warden_with_env, PASSPHRASE,
-    SMOLLM2,
+    add_user, init_home, stderr, stdout, warden, warden_with_env, PASSPHRASE, SMOLLM2,
 };
 
 fn keyring(dir: &Path) -> Keyring {
@@ -216,13 +215,8 @@ fn show(home: &Path, id: &str, token: &str) -> std::process::Output {
 #[test]
 fn held_answers_wait_for_a_reviewer_and_decisions_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    init_home(&home);
+    let home = crate::common::ingested_home(dir.path());
     std::fs::write(home.join("warden.toml"), "review_hold = [\"blocked\"]\n").unwrap();
-    let knowledge = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", knowledge.to_str().unwrap()])
-        .status
-        .success());
     let asker = add_user(&home, "default", "ann", "reader");
     let reviewer = add_user(&home, "default", "rev", "reviewer");
     let stranger = add_user(&home, "default", "sam", "reader");
@@ -326,17 +320,12 @@ fn held_answers_wait_for_a_reviewer_and_decisions_are_recorded() {
 #[test]
 fn rate_limits_and_token_quotas_stop_a_principal_and_are_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    init_home(&home);
+    let home = crate::common::ingested_home(dir.path());
     std::fs::write(
         home.join("warden.toml"),
         "questions_per_minute = 3\ntokens_per_day = 10\n",
     )
     .unwrap();
-    let knowledge = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", knowledge.to_str().unwrap()])
-        .status
-        .success());
     let fast = add_user(&home, "default", "fast", "reader");
     let slow = add_user(&home, "default", "slow", "reader");
     let as_user =
@@ -397,13 +386,8 @@ fn rate_limits_and_token_quotas_stop_a_principal_and_are_audited() {
 #[test]
 fn erasing_a_user_leaves_nothing_of_theirs_readable_and_the_chain_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    init_home(&home);
+    let home = crate::common::ingested_home(dir.path());
     std::fs::write(home.join("warden.toml"), "review_hold = [\"blocked\"]\n").unwrap();
-    let knowledge = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", knowledge.to_str().unwrap()])
-        .status
-        .success());
     let bob = add_user(&home, "default", "bob", "reader");
     let carol = add_user(&home, "default", "carol", "reader");
     let as_user =
@@ -503,16 +487,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn every_action_a_role_lacks_is_refused_and_every_one_it_has_is_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    init_home(&home);
-    let knowledge = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", knowledge.to_str().unwrap()])
-        .status
-        .success());
+    let home = crate::common::ingested_home(dir.path());
     let docs: Value =
         serde_json::from_str(stdout(&warden(&home, &["docs", "--json"])).trim()).unwrap();
     let document = docs[0]["id"].as_str().unwrap().to_string();
-    let kb = knowledge.to_str().unwrap().to_string();
+    let kb = dir.path().join("kb").to_str().unwrap().to_string();
 
     // (action, a command that needs exactly it)
     let commands: Vec<(&str, Vec<&str>)> = vec![
@@ -583,12 +562,7 @@ fn every_action_a_role_lacks_is_refused_and_every_one_it_has_is_allowed() {
 #[test]
 fn tokens_are_checked_expire_rotate_and_disable() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    init_home(&home);
-    let knowledge = small_knowledge(dir.path());
-    assert!(warden(&home, &["ingest", knowledge.to_str().unwrap()])
-        .status
-        .success());
+    let home = crate::common::ingested_home(dir.path());
     let token = add_user(&home, "default", "dana", "reader");
     let search =
         |token: &str| warden_with_env(&home, &["search", "leave"], &[("WARDEN_TOKEN", token)]);
@@ -637,4 +611,107 @@ fn tokens_are_checked_expire_rotate_and_disable() {
         let bytes = std::fs::read(&file).unwrap();
         assert!(!bytes.windows(20).any(|w| w == &expired.as_bytes()[..20]));
     }
+}
+
+#[test]
+fn retention_drops_old_turns_items_and_payloads_and_the_chain_still_verifies() {
+    use warden::governance::{History, ReviewItem, ReviewQueue, ReviewStatus, Turn};
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = keyring(dir.path());
+    let home = dir.path();
+    let now = warden::sealed::now();
+    let history = History::open(home, &keyring);
+    for (age_days, question) in [(100, "old question"), (1, "new question")] {
+        history
+            .append(
+                "u1",
+                Turn {
+                    time: now - age_days * 86_400,
+                    tenant: "default".into(),
+                    question: question.into(),
+                    answer: "an answer".into(),
+                    outcome: "answered".into(),
+                    sources: vec![],
+                    review_id: None,
+                },
+            )
+            .unwrap();
+    }
+    let queue = ReviewQueue::open(home, &keyring);
+    let item = |created_at| ReviewItem {
+        id: String::new(),
+        created_at,
+        tenant: "default".into(),
+        principal: "u1".into(),
+        question: "q".into(),
+        answer: "a".into(),
+        outcome: "annotated".into(),
+        reasons: vec!["unsupported".into()],
+        details: vec![],
+        sources: vec![],
+        held: false,
+        status: ReviewStatus::Pending,
+        decision: None,
+        model_sha256: String::new(),
+        index_generation: 1,
+    };
+    queue.submit(item(now - 200 * 86_400)).unwrap();
+    let kept = queue.submit(item(now)).unwrap();
+    written_log(home, &keyring, 4);
+
+    // 90 days of conversations, 180 of review items; every audit payload up to now.
+    let cutoff = |days: u64| warden::governance::cutoff(now, days).unwrap();
+    assert_eq!(history.purge_before(cutoff(90)).unwrap(), 1);
+    assert_eq!(
+        queue
+            .remove_where(|item| item.created_at < cutoff(180))
+            .unwrap(),
+        1
+    );
+    let log = AuditLog::open(home, &keyring);
+    assert_eq!(
+        log.scrub("retention", |record| record.time <= now).unwrap(),
+        4
+    );
+    let turns = history.turns("u1").unwrap();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].question, "new question");
+    let items = queue.items().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].id, kept);
+    let report = log.verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.scrubbed, 4);
+    assert!(
+        warden::governance::cutoff(now, 0).is_none(),
+        "0 keeps forever"
+    );
+}
+
+#[test]
+fn gc_runs_for_the_operator_and_an_os_user_mapping_binds_the_cli_to_a_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = crate::common::ingested_home(dir.path());
+    let gc = warden(&home, &["gc", "--json"]);
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    let report: Value = serde_json::from_str(stdout(&gc).trim()).unwrap();
+    assert_eq!(report["audit_payloads"], 0);
+
+    add_user(&home, "default", "olga", "reader");
+    std::fs::write(
+        home.join("warden.toml"),
+        "[os_users]\nolga-login = \"olga\"\n",
+    )
+    .unwrap();
+    let as_olga = |args: &[&str]| warden_with_env(&home, args, &[("USER", "olga-login")]);
+    assert!(as_olga(&["search", "leave"]).status.success());
+    let refused = as_olga(&["audit", "verify"]);
+    assert!(
+        stderr(&refused).contains("`olga` may not audit"),
+        "{}",
+        stderr(&refused)
+    );
+    // Without the mapping the same login is the operator again.
+    let other = warden_with_env(&home, &["audit", "verify"], &[("USER", "someone")]);
+    assert!(other.status.success(), "{}", stderr(&other));
 }
