@@ -1,5 +1,5 @@
 //! Property tests: encryption round trips and rejects any change; chunk
-//! offsets always point at the chunk's text.
+//! offsets always point at the chunk's text; access label filters never widen.
 
 use proptest::prelude::*;
 use warden::crypto::SecretKey;
@@ -66,5 +66,39 @@ proptest! {
             prop_assert!(!span.text.trim().is_empty());
             previous_end = span.end;
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Access filters never widen: holding fewer labels never admits more
+    /// documents, adding a label to a document never makes it more visible,
+    /// and a document is admitted only when every access label is held.
+    #[test]
+    fn label_scopes_never_widen(
+        held in proptest::collection::btree_set("[a-d]", 0..4),
+        dropped in "[a-d]",
+        labels in proptest::collection::vec("[a-e]|no-verbatim", 0..4),
+        extra in "[a-e]",
+    ) {
+        use warden::auth::LabelScope;
+        let scope = LabelScope::Only(held.clone());
+        let mut fewer = held.clone();
+        fewer.remove(&dropped);
+        let narrower = LabelScope::Only(fewer);
+        if narrower.admits(&labels) {
+            prop_assert!(scope.admits(&labels));
+        }
+        let mut more_labels = labels.clone();
+        more_labels.push(extra);
+        if scope.admits(&more_labels) {
+            prop_assert!(scope.admits(&labels));
+        }
+        let every_label_held = labels
+            .iter()
+            .all(|label| label == "no-verbatim" || held.contains(label));
+        prop_assert_eq!(scope.admits(&labels), every_label_held);
+        prop_assert!(LabelScope::All.admits(&labels));
     }
 }
