@@ -13,10 +13,20 @@ DEMO_HOME ?= .warden
 DEMO_KEY ?= .warden-demo.key
 QUESTION ?= How many days of paid annual leave does a full-time employee get, and how many unused days can be carried over?
 
-.PHONY: demo models build test lint bench peers clean-demo
+.PHONY: demo models clients build test lint bench peers clean-demo
+
+# Real OpenAI and LangChain clients for the HTTP API tests, pinned.
+PY_VENV := target/py-venv
 
 models:
 	python3 scripts/fetch-models
+
+$(PY_VENV)/.installed: tests/clients/requirements.txt
+	python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+	touch $@
+
+clients: $(PY_VENV)/.installed
 
 build:
 	$(CARGO) build --release --locked
@@ -30,8 +40,8 @@ demo: models build
 	$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ingest knowledge
 	$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ask "$(QUESTION)"
 
-## test: fetch and verify the models, then run the whole test suite (real models).
-test: models
+## test: fetch and verify the models and the API clients, then run the whole test suite (real models).
+test: models clients
 	RAYON_NUM_THREADS=1 WARDEN_THREADS=1 $(CARGO) test --release --locked -- --test-threads=2
 
 lint:

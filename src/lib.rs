@@ -18,5 +18,6 @@ pub mod ingest;
 pub mod model;
 pub mod rag;
 pub mod sealed;
+pub mod server;
 pub mod session;
 pub mod store;

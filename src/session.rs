@@ -103,8 +103,8 @@ impl Governance {
         Ok(())
     }
 
-    /// Admits one question under the rate limit (a refusal is audited).
-    fn admit(&self, principal: &Principal, action: &str) -> Result<(), SessionError> {
+    /// Admits one request under the rate limit (a refusal is audited).
+    pub fn admit(&self, principal: &Principal, action: &str) -> Result<(), SessionError> {
         if let Err(err) = self
             .limiter
             .admit_question(&principal.id, crate::sealed::now())
@@ -170,6 +170,35 @@ impl<'g> Session<'g> {
             pipeline,
             governance,
         })
+    }
+
+    /// Points `pipeline` (its model stays loaded) at the principal's own scope
+    /// of `store` and binds it to the principal. On failure the pipeline is
+    /// handed back with the error, for the next principal.
+    #[allow(clippy::result_large_err)]
+    pub fn bind(
+        principal: Principal,
+        mut pipeline: Pipeline,
+        store: std::sync::Arc<dyn crate::store::KnowledgeStore>,
+        embedder: std::sync::Arc<crate::index::Embedder>,
+        governance: &'g Governance,
+    ) -> Result<Self, (SessionError, Pipeline)> {
+        match Retriever::open_scoped(store, &principal.scope(), embedder) {
+            Ok(retriever) => {
+                pipeline.retriever = retriever;
+                Ok(Self {
+                    principal,
+                    pipeline,
+                    governance,
+                })
+            }
+            Err(err) => Err((err.into(), pipeline)),
+        }
+    }
+
+    /// The pipeline back, for the next principal (the model stays loaded).
+    pub fn into_pipeline(self) -> Pipeline {
+        self.pipeline
     }
 
     /// Answers `question` for the principal, emitting the pipeline's events

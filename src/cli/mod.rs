@@ -93,6 +93,8 @@ enum Command {
     Ask(AskArgs),
     /// Show the passages the principal may see for a question (no model).
     Search(SearchArgs),
+    /// Serve the OpenAI-compatible HTTP API (and admin endpoints) on loopback.
+    Serve(ServeArgs),
     /// Manage users and their API tokens.
     Users {
         #[command(subcommand)]
@@ -199,6 +201,42 @@ struct GuardTrainArgs {
     /// Highest share of the training benign questions the classifier may block.
     #[arg(long, default_value_t = 0.01)]
     max_false_positives: f32,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    bind: std::net::SocketAddr,
+    /// Allow plaintext HTTP on a non-loopback address (only behind a TLS proxy).
+    #[arg(long)]
+    insecure_no_tls: bool,
+    /// TLS certificate (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Answers queued or running at most; more get 429 with Retry-After.
+    #[arg(long, default_value_t = 8)]
+    queue: usize,
+    /// Largest request body, in KiB.
+    #[arg(long, default_value_t = 1024)]
+    max_body_kib: usize,
+    /// Longest time a request may take, in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+    /// Origin allowed to call the API from a browser (repeatable; none by default).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Generation model: a manifest name or a path to a pinned .gguf.
+    #[arg(long)]
+    model: Option<String>,
+    /// Weights in memory: quantized, f16 or f32.
+    #[arg(long)]
+    weights: Option<String>,
+    #[arg(long)]
+    max_tokens: Option<usize>,
 }
 
 #[derive(Args)]
@@ -321,6 +359,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
             ..RawConfig::default()
         });
     }
+    if let Command::Serve(args) = &cli.command {
+        flags = flags.overlay(RawConfig {
+            model: args.model.clone(),
+            weights: args.weights.clone(),
+            max_tokens: args.max_tokens,
+            ..RawConfig::default()
+        });
+    }
     if let Command::Redteam(args) = &cli.command {
         flags = flags.overlay(RawConfig {
             model: args.model.clone(),
@@ -374,6 +420,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             identity.user = args.user.clone();
             search(&context(&identity)?, &args)
         }
+        Command::Serve(args) => serve(&context(&identity)?, &args),
         Command::Users { action } => people::users(&context(&identity)?, action),
         Command::Audit { action } => people::audit(&context(&identity)?, action, tenant_named),
         Command::Review { action } => people::review(&context(&identity)?, action),
@@ -1199,6 +1246,63 @@ fn ask(context: &identity::Context, question: &str, json: bool) -> anyhow::Resul
             writeln!(out, "(sent to human review as item {id})")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve`: the process holds the keyring; each request acts as its token's user.
+fn serve(context: &identity::Context, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    context.require_operator("serve")?;
+    let options = crate::server::ServeOptions {
+        bind: args.bind,
+        insecure_remote: args.insecure_no_tls,
+        queue: args.queue.max(1),
+        max_body_bytes: args.max_body_kib.max(1) * 1024,
+        request_timeout: std::time::Duration::from_secs(args.timeout_secs.max(1)),
+        cors_origins: args.cors_origins.clone(),
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
+    };
+    crate::server::check_bind(&options).map_err(anyhow::Error::msg)?;
+    context.retention_if_due()?;
+    let config = &context.config;
+    let manifest = Manifest::load(&config.models_dir)?;
+    let embedder = Arc::new(Embedder::load(&manifest)?);
+    let store: Arc<dyn crate::store::KnowledgeStore> = Arc::new(context.store()?);
+    let retriever = Retriever::open(store.clone(), &config.tenant, embedder.clone())?;
+    let model = LanguageModel::load(&manifest, &config.model, config.weights)
+        .with_context(|| format!("loading model `{}`", config.model))?;
+    let model_name = model.info.name.clone();
+    let guard = Arc::new(guard_scanners(config, Some(embedder.clone()))?);
+    let pipeline = Pipeline::new(retriever, model, config.ask.clone())?.with_guard(guard);
+    let governance = Arc::new(crate::session::Governance::open(
+        &config.home,
+        &context.keyring,
+        config.governance.clone(),
+    ));
+    let engine = crate::server::Engine::start(
+        pipeline,
+        store.clone(),
+        embedder.clone(),
+        governance.clone(),
+        options.queue,
+    )?;
+    context.record(
+        "serve",
+        "started",
+        serde_json::json!({ "bind": options.bind.to_string(), "model": model_name }),
+    )?;
+    let state = Arc::new(crate::server::AppState {
+        config: config.clone(),
+        governance,
+        engine,
+        embedder,
+        store,
+        model_name,
+        started_at: crate::sealed::now(),
+        metrics: Default::default(),
+    });
+    crate::server::run(state, options)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -62,6 +62,9 @@ pub struct Pipeline {
     pub settings: AskSettings,
     pub verifier: CitationVerifier,
     pub guard: Arc<Scanners>,
+    /// Set from another thread to stop generation (a client went away); the
+    /// draft so far is verified as usual and the answer says it was cut short.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What the user reads when a guard refuses.
@@ -85,6 +88,7 @@ impl Pipeline {
             settings,
             verifier,
             guard: Arc::new(Scanners::new(Default::default())),
+            cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -249,7 +253,11 @@ impl Pipeline {
             |piece| {
                 text.push_str(piece);
                 emit(AnswerEvent::Token(piece.to_string()));
-                ControlFlow::Continue(())
+                if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             },
         )?;
         timings.generation = Some(stats);

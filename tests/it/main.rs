@@ -14,6 +14,7 @@ mod ingest;
 mod model_files;
 mod properties;
 mod retrieval;
+mod server;
 mod store;
 mod template;
 mod tokenizer;
