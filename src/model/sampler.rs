@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ModelError;
 
+/// Temperatures below this sample greedily.
+pub const MIN_TEMPERATURE: f64 = 1e-3;
+
 /// How the next token is chosen. `temperature == 0` means greedy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SamplingParams {
@@ -39,7 +42,9 @@ pub struct Sampler {
 impl Sampler {
     pub fn new(params: &SamplingParams) -> Self {
         let temperature = params.temperature;
-        let sampling = if temperature <= 0.0 {
+        // Below this, dividing the logits by the temperature overflows to
+        // infinity (a fuzzer sent 2e-311): such a temperature means greedy.
+        let sampling = if !temperature.is_finite() || temperature < MIN_TEMPERATURE {
             Sampling::ArgMax
         } else {
             match (params.top_k, params.top_p) {
@@ -69,5 +74,28 @@ impl Sampler {
             )?
         };
         Ok(self.processor.sample(&logits)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a fuzzer's temperature of 2.2e-311 turned the logits into
+    /// infinities and the request into a server error.
+    #[test]
+    fn a_vanishing_temperature_samples_greedily() {
+        let logits = Tensor::new(&[[0.1f32, 2.0, 0.5, -1.0]], &candle_core::Device::Cpu).unwrap();
+        for temperature in [2.225073858507e-311, 1e-9, f64::NAN] {
+            let mut sampler = Sampler::new(&SamplingParams {
+                temperature,
+                ..SamplingParams::default()
+            });
+            assert_eq!(
+                sampler.next_token(&logits, &[]).unwrap(),
+                1,
+                "{temperature}"
+            );
+        }
     }
 }

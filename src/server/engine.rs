@@ -47,6 +47,8 @@ pub struct Engine {
     jobs: SyncSender<Job>,
     /// Jobs queued or running.
     pub in_flight: Arc<AtomicUsize>,
+    /// Answers stopped because their client went away.
+    pub cancelled: Arc<AtomicUsize>,
     pub capacity: usize,
 }
 
@@ -62,19 +64,27 @@ impl Engine {
         let (jobs, queue) = sync_channel::<Job>(capacity.max(1));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let counter = in_flight.clone();
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let cancelled_count = cancelled.clone();
         let base = pipeline.settings.clone();
         std::thread::Builder::new()
             .name("warden-engine".into())
             .spawn(move || {
                 let mut pipeline = pipeline;
                 for job in queue {
-                    pipeline = run(pipeline, job, &store, &embedder, &governance, &base);
+                    let (returned, was_cancelled) =
+                        run(pipeline, job, &store, &embedder, &governance, &base);
+                    pipeline = returned;
+                    if was_cancelled {
+                        cancelled_count.fetch_add(1, Ordering::SeqCst);
+                    }
                     counter.fetch_sub(1, Ordering::SeqCst);
                 }
             })?;
         Ok(Self {
             jobs,
             in_flight,
+            cancelled,
             capacity: capacity.max(1),
         })
     }
@@ -109,7 +119,7 @@ fn settings_for(base: &AskSettings, overrides: &Overrides) -> AskSettings {
     settings
 }
 
-/// Runs one job and hands the pipeline back.
+/// Runs one job and hands the pipeline back, with whether it was cancelled.
 fn run(
     mut pipeline: Pipeline,
     job: Job,
@@ -117,10 +127,10 @@ fn run(
     embedder: &Arc<Embedder>,
     governance: &Governance,
     base: &AskSettings,
-) -> Pipeline {
+) -> (Pipeline, bool) {
     // The client may have left while the job waited.
     if job.events.is_closed() {
-        return pipeline;
+        return (pipeline, true);
     }
     pipeline.settings = settings_for(base, &job.overrides);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -135,7 +145,7 @@ fn run(
         Ok(session) => session,
         Err((err, pipeline)) => {
             let _ = job.events.send(JobEvent::Done(Box::new(Err(err))));
-            return pipeline;
+            return (pipeline, false);
         }
     };
     let events = job.events.clone();
@@ -149,5 +159,5 @@ fn run(
         }
     });
     let _ = job.events.send(JobEvent::Done(Box::new(result)));
-    session.into_pipeline()
+    (session.into_pipeline(), cancel.load(Ordering::Relaxed))
 }

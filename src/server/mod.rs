@@ -112,7 +112,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, in_flight: usize, capacity: usize) -> String {
+    fn render(&self, in_flight: usize, capacity: usize, cancelled: usize) -> String {
         let counters = self
             .counters
             .lock()
@@ -122,6 +122,7 @@ impl Metrics {
             out.push_str(&format!("warden_{name} {value}\n"));
         }
         out.push_str(&format!("warden_answers_in_flight {in_flight}\n"));
+        out.push_str(&format!("warden_answers_cancelled_total {cancelled}\n"));
         out.push_str(&format!("warden_answer_queue_capacity {capacity}\n"));
         out.push_str(&format!(
             "warden_answer_seconds_mean {:.3}\n",
@@ -221,6 +222,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
                 .in_flight
                 .load(std::sync::atomic::Ordering::SeqCst),
             state.engine.capacity,
+            state
+                .engine
+                .cancelled
+                .load(std::sync::atomic::Ordering::SeqCst),
         ),
     )
         .into_response()

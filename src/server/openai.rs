@@ -401,13 +401,13 @@ fn async_stream(
             }
         }
         loop {
-            match receiver.recv().await {
-                Some(JobEvent::Notice(_)) => {
-                    if sender.is_closed() {
-                        // Dropping the receiver tells the engine to stop.
-                        return;
-                    }
-                }
+            let event = tokio::select! {
+                event = receiver.recv() => event,
+                // The client left: dropping `receiver` tells the engine to stop.
+                _ = sender.closed() => return,
+            };
+            match event {
+                Some(JobEvent::Notice(_)) => {}
                 Some(JobEvent::Done(result)) => {
                     match *result {
                         Ok(delivered) => {

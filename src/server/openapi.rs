@@ -28,7 +28,9 @@ fn operation(summary: &str, request: Option<Value>, ok: &str) -> Value {
     op
 }
 
-pub fn document() -> Value {
+/// The description of this server: its model and its roles are enumerated,
+/// so generated requests are valid ones as often as invalid ones.
+pub fn document(model: &str, roles: &[String]) -> Value {
     let message = json!({
         "type": "object",
         "required": ["role", "content"],
@@ -41,7 +43,7 @@ pub fn document() -> Value {
         "type": "object",
         "required": ["messages"],
         "properties": {
-            "model": { "type": "string" },
+            "model": { "type": "string", "enum": [model, "warden"] },
             "messages": { "type": "array", "items": message, "minItems": 1, "maxItems": 256 },
             "stream": { "type": "boolean" },
             "stream_options": { "type": "object", "properties": { "include_usage": { "type": "boolean" } } },
@@ -61,7 +63,7 @@ pub fn document() -> Value {
                 { "type": "string", "minLength": 1 },
                 { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1, "maxItems": 256 }
             ] },
-            "model": { "type": "string" },
+            "model": { "type": "string", "enum": [crate::index::embed::EMBEDDING_WEIGHTS] },
             "encoding_format": { "type": "string", "enum": ["float", "base64"] }
         }
     });
@@ -78,8 +80,8 @@ pub fn document() -> Value {
         "type": "object",
         "required": ["name", "roles"],
         "properties": {
-            "name": { "type": "string" },
-            "roles": { "type": "array", "items": { "type": "string" } },
+            "name": { "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}$" },
+            "roles": { "type": "array", "items": { "type": "string", "enum": roles }, "minItems": 1 },
             "expires_days": { "type": "integer", "minimum": 0 }
         }
     });
@@ -140,6 +142,9 @@ pub fn document() -> Value {
     })
 }
 
-pub async fn spec() -> Response {
-    axum::Json(document()).into_response()
+pub async fn spec(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<super::AppState>>,
+) -> Response {
+    let roles: Vec<String> = state.config.governance.roles.keys().cloned().collect();
+    axum::Json(document(&state.model_name, &roles)).into_response()
 }

@@ -561,3 +561,194 @@ fn shutdown_finishes_the_answer_in_flight() {
     assert!(reply.json()["choices"][0]["message"]["content"].is_string());
     assert!(server.stop().success(), "serve exits cleanly after SIGTERM");
 }
+
+#[test]
+fn fuzzing_from_the_openapi_description_finds_no_server_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = ingested_home(dir.path());
+    std::fs::write(home.join("warden.toml"), "questions_per_minute = 0\n").unwrap();
+    let admin = add_user(&home, "default", "fuzz-admin", "admin");
+    let server = Server::start(&home, &["--max-tokens", "8"], &[]);
+    let schemathesis = python().with_file_name("schemathesis");
+    let output = Command::new(&schemathesis)
+        .args(["run", &format!("{}/openapi.json", server.url())])
+        .args(["--checks", "not_a_server_error"])
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        .args(["-n", "25", "--seed", "7", "--workers", "1"])
+        .args(["--request-timeout", "120"])
+        .env("SCHEMATHESIS_TELEMETRY", "false")
+        .output()
+        .expect("schemathesis runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("passed"), "{printed}");
+    // The server is alive and well after it.
+    assert_eq!(
+        http(&server.address, "GET", "/healthz", None, None).status,
+        200
+    );
+    assert!(server.stop().success());
+}
+
+/// Sixteen clients for a minute: every reply a 200 or a 429 with
+/// Retry-After (clients wait it out, as OpenAI's SDK does), each well-formed.
+/// Latency percentiles and throughput are printed (README, "Performance").
+#[test]
+fn sixteen_clients_for_a_minute_get_no_server_error_and_well_formed_replies() {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let home = ingested_home(dir.path());
+    std::fs::write(home.join("warden.toml"), "questions_per_minute = 0\n").unwrap();
+    let token = add_user(&home, "default", "load", "reader");
+    let server = Server::start(&home, &["--max-tokens", "32"], &[]);
+    let questions = [
+        "How many days of annual leave do I get?",
+        "How do I connect to the VPN from home?",
+        "What is the hotel limit when I travel?",
+        "Can I carry unused leave into next year?",
+    ];
+    let started = Instant::now();
+    let duration = Duration::from_secs(60);
+    let results: Vec<(Vec<f64>, usize, usize, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|client| {
+                let (address, token) = (&server.address, &token);
+                scope.spawn(move || {
+                    let mut latencies = Vec::new();
+                    let (mut busy, mut embeddings) = (0, 0);
+                    let mut problems = Vec::new();
+                    let mut turn = client;
+                    while started.elapsed() < duration {
+                        turn += 1;
+                        let began = Instant::now();
+                        let reply = if turn % 4 == 0 {
+                            embeddings += 1;
+                            http(
+                                address,
+                                "POST",
+                                "/v1/embeddings",
+                                Some(token),
+                                Some(r#"{"input":["leave policy","vpn"]}"#),
+                            )
+                        } else {
+                            http(
+                                address,
+                                "POST",
+                                "/v1/chat/completions",
+                                Some(token),
+                                Some(&chat(questions[turn % questions.len()])),
+                            )
+                        };
+                        let seconds = began.elapsed().as_secs_f64();
+                        match reply.status {
+                            200 => {
+                                let body: Result<Value, _> = serde_json::from_str(&reply.body);
+                                let well_formed = body.as_ref().is_ok_and(|body| {
+                                    body["object"] == "list"
+                                        && body["data"][0]["embedding"].is_array()
+                                        || body["choices"][0]["message"]["content"].is_string()
+                                            && body["sources"].is_array()
+                                });
+                                if !well_formed {
+                                    problems.push(format!("malformed 200: {}", reply.body));
+                                }
+                                if turn % 4 != 0 {
+                                    latencies.push(seconds);
+                                }
+                            }
+                            429 => {
+                                busy += 1;
+                                let wait = reply
+                                    .headers
+                                    .lines()
+                                    .find_map(|line| line.strip_prefix("retry-after: "))
+                                    .and_then(|value| value.trim().parse::<u64>().ok());
+                                match wait {
+                                    Some(wait)
+                                        if reply.json()["error"]["type"] == "rate_limit_error" =>
+                                    {
+                                        std::thread::sleep(Duration::from_secs(wait.min(3)))
+                                    }
+                                    _ => problems.push(format!(
+                                        "429 without Retry-After: {}",
+                                        reply.headers
+                                    )),
+                                }
+                            }
+                            status => problems.push(format!("status {status}: {}", reply.body)),
+                        }
+                    }
+                    (latencies, busy, embeddings, problems)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<f64> = results.iter().flat_map(|r| r.0.clone()).collect();
+    let busy: usize = results.iter().map(|r| r.1).sum();
+    let embeddings: usize = results.iter().map(|r| r.2).sum();
+    let problems: Vec<String> = results.iter().flat_map(|r| r.3.clone()).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(!latencies.is_empty(), "no answer in a minute");
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "load: 16 clients, {elapsed:.0} s: {} answers ({:.2}/s), {embeddings} embedding requests, {busy} refused with 429; answer latency p50 {:.2} s, p99 {:.2} s",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        percentile(0.50),
+        percentile(0.99),
+    );
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_client_that_leaves_stops_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = ingested_home(dir.path());
+    std::fs::write(home.join("warden.toml"), "questions_per_minute = 0\n").unwrap();
+    let token = add_user(&home, "default", "leaver", "reader");
+    let server = Server::start(&home, &["--max-tokens", "400"], &[]);
+    for stream in [false, true] {
+        let body = json!({
+            "messages": [{ "role": "user", "content": "How many days of annual leave do I get, and how do I book them?" }],
+            "max_tokens": 400,
+            "stream": stream,
+        })
+        .to_string();
+        let mut socket = TcpStream::connect(&server.address).unwrap();
+        write!(
+            socket,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        if stream {
+            // The role chunk comes at once; then the client hangs up.
+            let mut first = [0u8; 64];
+            let _ = socket.read(&mut first);
+            assert!(String::from_utf8_lossy(&first).starts_with("HTTP/1.1 200"));
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        drop(socket);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let metrics = http(&server.address, "GET", "/metrics", None, None).body;
+        if metrics.contains("warden_answers_cancelled_total 2") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(server.stop().success());
+}
