@@ -309,13 +309,16 @@ pub fn router(state: Arc<AppState>, options: &ServeOptions) -> Router {
 
 /// Refuses a listening address that would expose plaintext HTTP.
 pub fn check_bind(options: &ServeOptions) -> Result<(), String> {
-    let tls = options.tls_cert.is_some() || options.tls_key.is_some();
-    if tls {
-        return Err(
-            "TLS is not built into this version yet: bind to loopback (the default) and put a TLS-terminating proxy in front".into(),
-        );
+    if options.tls_cert.is_some() != options.tls_key.is_some() {
+        return Err("TLS needs both --tls-cert and --tls-key".into());
     }
-    if !options.bind.ip().is_loopback() && !options.insecure_remote {
+    for path in [&options.tls_cert, &options.tls_key].into_iter().flatten() {
+        if !path.is_file() {
+            return Err(format!("TLS file {} does not exist", path.display()));
+        }
+    }
+    let tls = options.tls_cert.is_some();
+    if !tls && !options.bind.ip().is_loopback() && !options.insecure_remote {
         return Err(format!(
             "refusing to serve plaintext HTTP on {}: tokens and answers would cross the network in the clear; bind to 127.0.0.1, or pass --insecure-no-tls if a TLS proxy fronts this port",
             options.bind
@@ -332,6 +335,9 @@ pub fn run(state: Arc<AppState>, options: ServeOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        if let (Some(cert), Some(key)) = (options.tls_cert.clone(), options.tls_key.clone()) {
+            return serve_tls(state, &options, &cert, &key).await;
+        }
         let listener = tokio::net::TcpListener::bind(options.bind).await?;
         let address = listener.local_addr()?;
         println!("listening on http://{address}");
@@ -344,6 +350,47 @@ pub fn run(state: Arc<AppState>, options: ServeOptions) -> anyhow::Result<()> {
         eprintln!("stopped: in-flight requests finished");
         Ok(())
     })
+}
+
+/// HTTPS with rustls (ring provider): the same router, the same shutdown.
+async fn serve_tls(
+    state: Arc<AppState>,
+    options: &ServeOptions,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "reading the TLS certificate {} and key {} (PEM)",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(None);
+    });
+    let app = router(state, options);
+    let server = axum_server::bind_rustls(options.bind, tls)
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    let announce = async {
+        if let Some(address) = handle.listening().await {
+            println!("listening on https://{address}");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+    };
+    let (served, ()) = tokio::join!(server, announce);
+    served?;
+    eprintln!("stopped: in-flight requests finished");
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -54,7 +54,7 @@ impl Server {
             let _ = sender.send(line);
         });
         let line = match receiver.recv_timeout(Duration::from_secs(120)) {
-            Ok(line) if line.starts_with("listening on http://") => line,
+            Ok(line) if line.starts_with("listening on http") => line,
             other => {
                 let _ = child.kill();
                 let mut err = String::new();
@@ -66,7 +66,9 @@ impl Server {
         };
         let address = line
             .trim()
-            .trim_start_matches("listening on http://")
+            .trim_start_matches("listening on ")
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
             .to_string();
         Server { child, address }
     }
@@ -750,5 +752,69 @@ fn a_client_that_leaves_stops_its_answer() {
         assert!(std::time::Instant::now() < deadline, "{metrics}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn tls_serves_https_and_plaintext_is_refused_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = ingested_home(dir.path());
+    let token = add_user(&home, "default", "tls-user", "reader");
+
+    // A non-loopback address without TLS is refused before anything starts.
+    let refused = warden(&home, &["serve", "--bind", "0.0.0.0:0"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("refusing to serve plaintext HTTP"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let server = Server::start(
+        &home,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let port = server.address.rsplit(':').next().unwrap().to_string();
+    // The OpenAI SDK over HTTPS, trusting only this certificate.
+    let script = r#"
+import sys, httpx, openai
+port, cert, token = sys.argv[1:4]
+client = openai.OpenAI(base_url=f"https://localhost:{port}/v1", api_key=token, max_retries=0,
+                       http_client=httpx.Client(verify=cert))
+print(",".join(m.id for m in client.models.list().data))
+try:
+    httpx.get(f"https://localhost:{port}/healthz", verify=True)
+    print("UNTRUSTED CERTIFICATE ACCEPTED")
+except httpx.ConnectError:
+    print("untrusted refused")
+"#;
+    let output = Command::new(python())
+        .args(["-c", script, &port, cert.to_str().unwrap(), &token])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains(SMOLLM2) && printed.contains("untrusted refused"),
+        "{printed}"
+    );
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = http(&server.address, "GET", "/healthz", None, None);
+    assert_ne!(plain.status, 200);
     assert!(server.stop().success());
 }
