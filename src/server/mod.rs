@@ -235,6 +235,14 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint (see /openapi.json)")
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "this endpoint does not take that method (see /openapi.json)",
+    )
+}
+
 /// Counts every response by route and status.
 async fn count_responses(
     State(state): State<Arc<AppState>>,
@@ -275,6 +283,7 @@ pub fn router(state: Arc<AppState>, options: &ServeOptions) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::spec))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_responses,
@@ -335,21 +344,57 @@ pub fn run(state: Arc<AppState>, options: ServeOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        if let (Some(cert), Some(key)) = (options.tls_cert.clone(), options.tls_key.clone()) {
-            return serve_tls(state, &options, &cert, &key).await;
+        match (options.tls_cert.clone(), options.tls_key.clone()) {
+            (Some(cert), Some(key)) => serve_tls(state, &options, &cert, &key).await,
+            _ => serve_plain(state, &options).await,
         }
-        let listener = tokio::net::TcpListener::bind(options.bind).await?;
-        let address = listener.local_addr()?;
-        println!("listening on http://{address}");
+    })
+}
+
+/// How long a client may take to send its request headers (slow-loris defence).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Hyper's connection settings: a header read timeout needs a timer.
+fn harden<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
+    mut server: axum_server::Server<SocketAddr, A>,
+) -> axum_server::Server<SocketAddr, A> {
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    server
+}
+
+/// Prints the bound address once the listener is up (stdout, one line).
+async fn announce(handle: &axum_server::Handle<SocketAddr>, scheme: &str) {
+    if let Some(address) = handle.listening().await {
+        println!("listening on {scheme}://{address}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let app = router(state, &options);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        eprintln!("stopped: in-flight requests finished");
-        Ok(())
-    })
+    }
+}
+
+/// Stops accepting at Ctrl+C or SIGTERM; connections in flight finish.
+fn shutdown_on_signal(handle: &axum_server::Handle<SocketAddr>) {
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(None);
+    });
+}
+
+async fn serve_plain(state: Arc<AppState>, options: &ServeOptions) -> anyhow::Result<()> {
+    let handle = axum_server::Handle::new();
+    shutdown_on_signal(&handle);
+    let app = router(state, options);
+    let server = harden(axum_server::bind(options.bind))
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    let (served, ()) = tokio::join!(server, announce(&handle, "http"));
+    served?;
+    eprintln!("stopped: in-flight requests finished");
+    Ok(())
 }
 
 /// HTTPS with rustls (ring provider): the same router, the same shutdown.
@@ -371,23 +416,12 @@ async fn serve_tls(
             )
         })?;
     let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        shutdown.graceful_shutdown(None);
-    });
+    shutdown_on_signal(&handle);
     let app = router(state, options);
-    let server = axum_server::bind_rustls(options.bind, tls)
+    let server = harden(axum_server::bind_rustls(options.bind, tls))
         .handle(handle.clone())
         .serve(app.into_make_service());
-    let announce = async {
-        if let Some(address) = handle.listening().await {
-            println!("listening on https://{address}");
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
-        }
-    };
-    let (served, ()) = tokio::join!(server, announce);
+    let (served, ()) = tokio::join!(server, announce(&handle, "https"));
     served?;
     eprintln!("stopped: in-flight requests finished");
     Ok(())

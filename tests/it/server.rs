@@ -254,6 +254,7 @@ fn http_errors_are_openai_shaped_and_nothing_crosses_tenants() {
     assert!(unauthorised.headers.contains("www-authenticate: bearer"));
     assert_error_shape(&get("/v1/models", Some("wdn_forged_token")), 401);
     assert_error_shape(&get("/v1/no-such-endpoint", Some(&globex_reader)), 404);
+    assert_error_shape(&get("/v1/chat/completions", Some(&globex_reader)), 405);
     let malformed = http(
         &address,
         "POST",
@@ -816,5 +817,36 @@ except httpx.ConnectError:
     // Plain HTTP to the TLS port gets no HTTP answer.
     let plain = http(&server.address, "GET", "/healthz", None, None);
     assert_ne!(plain.status, 200);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = ingested_home(dir.path());
+    let server = Server::start(&home, &[], &[]);
+    let mut socket = TcpStream::connect(&server.address).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // Half a request line, then nothing: the server must not wait forever.
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    let read = socket.read(&mut buffer).unwrap_or(0);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(25),
+        "the connection stayed open {waited:?}"
+    );
+    let reply = String::from_utf8_lossy(&buffer[..read]);
+    assert!(!reply.contains("200 OK"), "{reply}");
+    // Other clients were served meanwhile and still are.
+    assert_eq!(
+        http(&server.address, "GET", "/healthz", None, None).status,
+        200
+    );
     assert!(server.stop().success());
 }
