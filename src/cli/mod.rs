@@ -95,6 +95,8 @@ enum Command {
     Search(SearchArgs),
     /// Serve the OpenAI-compatible HTTP API (and admin endpoints) on loopback.
     Serve(ServeArgs),
+    /// The chat terminal UI.
+    Chat(ChatArgs),
     /// Manage users and their API tokens.
     Users {
         #[command(subcommand)]
@@ -201,6 +203,18 @@ struct GuardTrainArgs {
     /// Highest share of the training benign questions the classifier may block.
     #[arg(long, default_value_t = 0.01)]
     max_false_positives: f32,
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    /// Chat as this user (needs the user's token: WARDEN_TOKEN, --token-file or a prompt).
+    #[arg(long, value_name = "NAME|ID")]
+    user: Option<String>,
+    /// Generation model: a manifest name or a path to a pinned .gguf.
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    max_tokens: Option<usize>,
 }
 
 #[derive(Args)]
@@ -359,6 +373,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
             ..RawConfig::default()
         });
     }
+    if let Command::Chat(args) = &cli.command {
+        flags = flags.overlay(RawConfig {
+            model: args.model.clone(),
+            max_tokens: args.max_tokens,
+            ..RawConfig::default()
+        });
+    }
     if let Command::Serve(args) = &cli.command {
         flags = flags.overlay(RawConfig {
             model: args.model.clone(),
@@ -421,6 +442,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
             search(&context(&identity)?, &args)
         }
         Command::Serve(args) => serve(&context(&identity)?, &args),
+        Command::Chat(args) => {
+            identity.user = args.user.clone();
+            chat(&context(&identity)?)
+        }
         Command::Users { action } => people::users(&context(&identity)?, action),
         Command::Audit { action } => people::audit(&context(&identity)?, action, tenant_named),
         Command::Review { action } => people::review(&context(&identity)?, action),
@@ -1246,6 +1271,40 @@ fn ask(context: &identity::Context, question: &str, json: bool) -> anyhow::Resul
             writeln!(out, "(sent to human review as item {id})")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `chat`: the terminal UI, bound to the principal.
+fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    context.require(crate::auth::Action::Ask)?;
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        anyhow::bail!("`warden chat` needs a terminal; use `warden ask` in scripts");
+    }
+    context.retention_if_due()?;
+    let pipeline = open_pipeline(context)?;
+    let visible: Vec<_> = pipeline.retriever.visible_documents().collect();
+    let status = crate::tui::Status {
+        user: context.principal.name.clone(),
+        tenant: context.principal.tenant.clone(),
+        model: pipeline.model.info.name.clone(),
+        documents: visible.len(),
+        chunks: visible.iter().map(|document| document.chunks).sum(),
+        tokens_per_s: None,
+    };
+    let governance = Arc::new(crate::session::Governance::open(
+        &context.config.home,
+        &context.keyring,
+        context.config.governance.clone(),
+    ));
+    let history = crate::governance::History::open(&context.config.home, &context.keyring);
+    crate::tui::run(
+        context.principal.clone(),
+        pipeline,
+        governance,
+        history,
+        status,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,4 +18,5 @@ mod server;
 mod store;
 mod template;
 mod tokenizer;
+mod tui;
 mod verification;
