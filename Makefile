@@ -31,14 +31,19 @@ clients: $(PY_VENV)/.installed
 build:
 	$(CARGO) build --release --locked
 
-## demo: fetch and verify the models, build, create an encrypted store, ingest knowledge/ and answer a question.
+## demo: fetch and verify the models, build, create an encrypted store, ingest knowledge/, open the chat UI (or answer one question when not on a terminal).
 demo: models build
 	@if [ ! -f $(DEMO_HOME)/keyring/keyring.json ]; then \
 		rm -rf $(DEMO_HOME)/store; \
 		$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) init; \
 	fi
 	$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ingest knowledge
-	$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ask "$(QUESTION)"
+	@# On a terminal the chat UI opens; in a script one question is answered.
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) chat; \
+	else \
+		$(WARDEN) --home $(DEMO_HOME) --key-file $(DEMO_KEY) ask "$(QUESTION)"; \
+	fi
 
 ## test: fetch and verify the models and the API clients, then run the whole test suite (real models).
 test: models clients

@@ -83,7 +83,7 @@ pub enum Command {
 /// The slash commands, for `/help` and completion.
 pub const SLASH_COMMANDS: &[(&str, &str)] = &[
     ("/help", "keys and commands"),
-    ("/sources", "toggle the sources"),
+    ("/sources", "toggle; /sources N: passage"),
     ("/new", "new conversation"),
     ("/history", "earlier questions"),
     ("/retry", "ask again"),
@@ -103,6 +103,8 @@ pub struct App {
     pub scroll_back: u16,
     pub show_help: bool,
     pub show_sources: bool,
+    /// The source whose passage is shown in full (`/sources N`).
+    pub expanded_source: Option<usize>,
     pub status: Status,
     /// One line under the input (errors, completions, hints).
     pub hint: Option<String>,
@@ -250,7 +252,17 @@ impl App {
     fn slash(&mut self, text: &str) -> Option<Command> {
         match text.split_whitespace().next().unwrap_or_default() {
             "/help" => self.show_help = true,
-            "/sources" => self.show_sources = !self.show_sources,
+            "/sources" => match text.split_whitespace().nth(1).map(str::parse::<usize>) {
+                Some(Ok(number)) => {
+                    self.show_sources = true;
+                    self.expanded_source = Some(number);
+                }
+                Some(Err(_)) => self.hint = Some("/sources N shows source N's passage".into()),
+                None => {
+                    self.expanded_source = None;
+                    self.show_sources = !self.show_sources;
+                }
+            },
             "/new" if !self.busy() => {
                 self.turns.clear();
                 self.scroll_back = 0;

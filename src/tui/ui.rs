@@ -228,6 +228,20 @@ fn render_conversation(app: &App, frame: &mut Frame, area: Rect) {
         if let Some(line) = verdict_line(turn) {
             lines.push(line);
         }
+        // Each claim the sources did not back, named (the shown answer may
+        // already have dropped or quoted around it).
+        if let Some(verification) = &turn.verification {
+            for sentence in verification.sentences.iter().filter(|s| !s.is_grounded()) {
+                let text: String = sentence.text.chars().take(70).collect();
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "    ✗ {}: {text}",
+                        format!("{:?}", sentence.verdict).to_lowercase()
+                    ),
+                    Style::default().fg(Color::Red),
+                )));
+            }
+        }
         lines.push(Line::default());
     }
     let block = Block::default()
@@ -293,6 +307,14 @@ fn render_sources(app: &App, frame: &mut Frame, area: Rect) {
                 ),
                 Span::styled(support, Style::default().fg(color)),
             ]));
+            if app.expanded_source == Some(source.number) {
+                for line in source.text.lines().filter(|line| !line.trim().is_empty()) {
+                    lines.push(Line::from(Span::styled(
+                        format!("    {line}"),
+                        Style::default().add_modifier(Modifier::ITALIC),
+                    )));
+                }
+            }
         }
     }
     if lines.is_empty() {
