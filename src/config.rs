@@ -71,6 +71,8 @@ pub struct RawConfig {
     pub roles: Option<BTreeMap<String, RoleSpec>>,
     /// `[os_users]`: operating-system user → Warden user, for the terminal UI and CLI.
     pub os_users: Option<BTreeMap<String, String>>,
+    /// `[keys]`: chat UI action → key (`quit = "ctrl+q"`).
+    pub keys: Option<BTreeMap<String, String>>,
 }
 
 /// Names of the settings, as used in warden.toml and (upper-cased) in `WARDEN_*`.
@@ -187,6 +189,7 @@ impl RawConfig {
             review_hold: over.review_hold.or(self.review_hold),
             roles: over.roles.or(self.roles),
             os_users: over.os_users.or(self.os_users),
+            keys: over.keys.or(self.keys),
         }
     }
 }
@@ -214,6 +217,8 @@ pub struct Config {
     pub governance: crate::session::GovernanceSettings,
     /// Operating-system user → Warden user.
     pub os_users: BTreeMap<String, String>,
+    /// Chat UI key overrides (validated here, applied by `tui::keys::KeyMap`).
+    pub keys: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -333,8 +338,16 @@ impl Config {
             review_hold,
             roles,
         };
+        let keys = raw.keys.unwrap_or_default();
+        crate::tui::keys::KeyMap::with_overrides(&keys).map_err(|message| {
+            ConfigError::Invalid {
+                name: "keys",
+                message,
+            }
+        })?;
         Ok(Self {
             governance,
+            keys,
             os_users: raw.os_users.unwrap_or_default(),
             models_dir: raw.models_dir.unwrap_or_else(default_models_dir),
             model: raw.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),

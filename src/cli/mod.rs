@@ -1298,12 +1298,15 @@ fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
         context.config.governance.clone(),
     ));
     let history = crate::governance::History::open(&context.config.home, &context.keyring);
+    let keys = crate::tui::keys::KeyMap::with_overrides(&context.config.keys)
+        .map_err(|message| anyhow::anyhow!("[keys] in warden.toml: {message}"))?;
     crate::tui::run(
         context.principal.clone(),
         pipeline,
         governance,
         history,
         status,
+        keys,
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@
 use crate::guard::{Outcome, Verdict, Verification};
 use crate::rag::SourceRef;
 
-use super::keys::{binding_for, KeyAction};
+use super::keys::{KeyAction, KeyMap};
 
 /// How a turn stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub const SLASH_COMMANDS: &[(&str, &str)] = &[
     ("/help", "keys and commands"),
     ("/sources", "toggle; /sources N: passage"),
     ("/new", "new conversation"),
-    ("/history", "earlier questions"),
+    ("/history", "reopen earlier turns"),
     ("/retry", "ask again"),
     ("/tenant", "your tenant"),
     ("/model", "the model"),
@@ -109,6 +109,7 @@ pub struct App {
     /// One line under the input (errors, completions, hints).
     pub hint: Option<String>,
     pub quit: bool,
+    pub keys: KeyMap,
 }
 
 impl App {
@@ -130,7 +131,7 @@ impl App {
 
     /// Handles one key; returns what the event loop must do, if anything.
     pub fn on_key(&mut self, key: ratatui::crossterm::event::KeyEvent) -> Option<Command> {
-        let action = binding_for(&key, self.input.is_empty(), self.busy());
+        let action = self.keys.action(&key, self.input.is_empty(), self.busy());
         if self.show_help && action != Some(KeyAction::Quit) {
             self.show_help = false;
             return None;
@@ -351,6 +352,36 @@ impl App {
         if let Some(stats) = &answer.timings.generation {
             self.status.tokens_per_s = Some(stats.generation_tokens_per_s);
         }
+    }
+
+    /// `/history`: the user's earlier turns replace the screen's conversation.
+    pub fn reopen(&mut self, earlier: Vec<crate::governance::Turn>) {
+        if self.busy() {
+            self.hint = Some("an answer is still coming: Esc cancels it".into());
+            return;
+        }
+        if earlier.is_empty() {
+            self.hint = Some("no earlier conversation is kept".into());
+            return;
+        }
+        self.hint = Some(format!(
+            "reopened {} earlier turns (kept encrypted, under retention)",
+            earlier.len()
+        ));
+        self.turns = earlier
+            .into_iter()
+            .map(|kept| Turn {
+                question: kept.question,
+                answer: kept.answer,
+                state: TurnState::Done,
+                outcome: serde_json::from_value(serde_json::Value::String(kept.outcome)).ok(),
+                sources: Vec::new(),
+                verification: None,
+                notices: Vec::new(),
+                review: kept.review_id,
+            })
+            .collect();
+        self.scroll_back = 0;
     }
 
     pub fn on_failed(&mut self, message: String) {

@@ -95,9 +95,115 @@ pub const BINDINGS: &[(KeyCode, KeyModifiers, KeyAction, &str)] = &[
     ),
 ];
 
-/// The action for a key. Ctrl+C cancels while an answer is coming and quits
-/// otherwise; `?` on an empty line opens the help.
-pub fn binding_for(key: &KeyEvent, input_empty: bool, busy: bool) -> Option<KeyAction> {
+/// One binding: a key, its modifiers, the action, what the help says.
+pub type Binding = (KeyCode, KeyModifiers, KeyAction, &'static str);
+
+/// The bindings in force: the defaults with `[keys]` from warden.toml over them.
+#[derive(Debug, Clone)]
+pub struct KeyMap(pub Vec<Binding>);
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        Self(BINDINGS.to_vec())
+    }
+}
+
+/// Names of the rebindable actions, as `[keys]` in warden.toml spells them.
+pub const ACTION_NAMES: &[(&str, KeyAction)] = &[
+    ("send", KeyAction::Send),
+    ("newline", KeyAction::Newline),
+    ("cancel", KeyAction::Cancel),
+    ("quit", KeyAction::Quit),
+    ("help", KeyAction::Help),
+    ("complete", KeyAction::Complete),
+    ("history_previous", KeyAction::HistoryPrevious),
+    ("history_next", KeyAction::HistoryNext),
+    ("scroll_up", KeyAction::ScrollUp),
+    ("scroll_down", KeyAction::ScrollDown),
+];
+
+/// Parses `ctrl+d`, `alt+enter`, `f1`, `pageup`, `x`.
+pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let mut modifiers = KeyModifiers::NONE;
+    let mut rest = lower.as_str();
+    loop {
+        if let Some(after) = rest.strip_prefix("ctrl+") {
+            modifiers |= KeyModifiers::CONTROL;
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("alt+") {
+            modifiers |= KeyModifiers::ALT;
+            rest = after;
+        } else {
+            break;
+        }
+    }
+    let code = match rest {
+        "enter" => KeyCode::Enter,
+        "esc" | "escape" => KeyCode::Esc,
+        "tab" => KeyCode::Tab,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "pageup" | "pgup" => KeyCode::PageUp,
+        "pagedown" | "pgdn" => KeyCode::PageDown,
+        "backspace" => KeyCode::Backspace,
+        f if f.starts_with('f') && f.len() > 1 => match f[1..].parse::<u8>() {
+            Ok(n @ 1..=12) => KeyCode::F(n),
+            _ => return Err(format!("`{text}` is not a key")),
+        },
+        c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a key (try ctrl+d, alt+enter, f2, pageup)"
+            ))
+        }
+    };
+    Ok((code, modifiers))
+}
+
+impl KeyMap {
+    /// The defaults with `overrides` (`action name → key`) applied: the
+    /// named action moves to the given key, which leaves any other action.
+    pub fn with_overrides(
+        overrides: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let mut map = Self::default();
+        for (name, key) in overrides {
+            let action = ACTION_NAMES
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|(_, action)| *action)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = ACTION_NAMES.iter().map(|(name, _)| *name).collect();
+                    format!("unknown action `{name}`; actions are {}", names.join(", "))
+                })?;
+            let (code, modifiers) = parse_key(key)?;
+            let what = map
+                .0
+                .iter()
+                .find(|binding| binding.2 == action)
+                .map_or("", |binding| binding.3);
+            map.0.retain(|binding| {
+                binding.2 != action && !(binding.0 == code && binding.1 == modifiers)
+            });
+            map.0.insert(0, (code, modifiers, action, what));
+        }
+        Ok(map)
+    }
+
+    /// The action for a key. Ctrl+C cancels while an answer is coming and
+    /// quits otherwise; `?` on an empty line opens the help.
+    pub fn action(&self, key: &KeyEvent, input_empty: bool, busy: bool) -> Option<KeyAction> {
+        binding_in(&self.0, key, input_empty, busy)
+    }
+}
+
+fn binding_in(
+    bindings: &[Binding],
+    key: &KeyEvent,
+    input_empty: bool,
+    busy: bool,
+) -> Option<KeyAction> {
     if key.kind == ratatui::crossterm::event::KeyEventKind::Release {
         return None;
     }
@@ -111,7 +217,7 @@ pub fn binding_for(key: &KeyEvent, input_empty: bool, busy: bool) -> Option<KeyA
     if key.code == KeyCode::Char('?') && input_empty {
         return Some(KeyAction::Help);
     }
-    let found = BINDINGS.iter().find(|(code, modifiers, _, _)| {
+    let found = bindings.iter().find(|(code, modifiers, _, _)| {
         *code == key.code && key.modifiers.difference(KeyModifiers::SHIFT) == *modifiers
     });
     if let Some((_, _, action, _)) = found {

@@ -75,10 +75,12 @@ pub fn run(
     governance: Arc<Governance>,
     history: History,
     status: Status,
+    keys: keys::KeyMap,
 ) -> anyhow::Result<()> {
     let (events, engine_events) = channel();
     let (questions, cancel) = start_engine(principal.clone(), pipeline, governance, events);
     let mut app = App::new(status);
+    app.keys = keys;
     let mut terminal = ratatui::init();
     let _ = ratatui::crossterm::execute!(
         std::io::stdout(),
@@ -138,25 +140,13 @@ fn event_loop(
                     }
                 }
                 Some(Command::Cancel) => cancel.store(true, Ordering::Relaxed),
-                Some(Command::ShowHistory) => {
-                    let turns = history.turns(&principal.id).unwrap_or_default();
-                    let recent: Vec<String> = turns
-                        .iter()
-                        .rev()
-                        .take(5)
-                        .map(|turn| turn.question.clone())
-                        .collect();
-                    app.hint = Some(if recent.is_empty() {
-                        "no earlier questions".into()
-                    } else {
-                        format!("earlier (Up recalls): {}", recent.join(" | "))
-                    });
-                    for question in recent.into_iter().rev() {
-                        if !app.input_history.contains(&question) {
-                            app.input_history.insert(0, question);
-                        }
+                Some(Command::ShowHistory) => match history.turns(&principal.id) {
+                    Ok(turns) => {
+                        let from = turns.len().saturating_sub(50);
+                        app.reopen(turns[from..].to_vec());
                     }
-                }
+                    Err(err) => app.hint = Some(format!("history: {err}")),
+                },
                 Some(Command::Quit) | None => {}
             },
             Event::Mouse(mouse) => match mouse.kind {

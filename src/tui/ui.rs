@@ -12,7 +12,7 @@ use ratatui::Frame;
 use crate::guard::{Outcome, Verdict};
 
 use super::app::{App, Turn, TurnState, SLASH_COMMANDS};
-use super::keys::{describe, BINDINGS};
+use super::keys::{describe, KeyAction};
 
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
@@ -49,7 +49,20 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     render_input(app, frame, rows[1]);
     let hint = app.hint.clone().unwrap_or_else(|| {
-        "Enter send · Alt+Enter new line · Esc cancel · ? help · Ctrl+D quit".into()
+        let key = |action: KeyAction| {
+            app.keys
+                .0
+                .iter()
+                .find(|binding| binding.2 == action)
+                .map_or_else(|| "-".to_string(), |binding| describe(binding.0, binding.1))
+        };
+        format!(
+            "{} send · {} new line · {} cancel · ? help · {} quit",
+            key(KeyAction::Send),
+            key(KeyAction::Newline),
+            key(KeyAction::Cancel),
+            key(KeyAction::Quit)
+        )
     });
     frame.render_widget(
         Paragraph::new(Span::styled(hint, Style::default().fg(Color::DarkGray))),
@@ -57,7 +70,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     );
     render_status(app, frame, rows[3]);
     if app.show_help {
-        render_help(frame, area);
+        render_help(app, frame, area);
     }
 }
 
@@ -366,11 +379,11 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn render_help(frame: &mut Frame, area: Rect) {
+fn render_help(app: &App, frame: &mut Frame, area: Rect) {
     let width = area.width.min(76);
     let height = area
         .height
-        .min((BINDINGS.len() + SLASH_COMMANDS.len().div_ceil(2) + 4) as u16);
+        .min((app.keys.0.len() + SLASH_COMMANDS.len().div_ceil(2) + 4) as u16);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -381,7 +394,7 @@ fn render_help(frame: &mut Frame, area: Rect) {
         "Keys",
         Style::default().add_modifier(Modifier::BOLD),
     ))];
-    for (code, modifiers, _, what) in BINDINGS {
+    for (code, modifiers, _, what) in &app.keys.0 {
         lines.push(Line::from(format!(
             "  {:<12} {what}",
             describe(*code, *modifiers)

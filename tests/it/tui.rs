@@ -323,3 +323,44 @@ fn chat_in_tmux_asks_shows_sources_cancels_and_quits_cleanly() {
         "the terminal is restored (alternate screen left): {after}"
     );
 }
+
+#[test]
+fn key_bindings_come_from_the_configuration_and_history_reopens() {
+    use std::collections::BTreeMap;
+    use warden::tui::keys::KeyMap;
+    let overrides = BTreeMap::from([
+        ("quit".to_string(), "ctrl+q".to_string()),
+        ("help".to_string(), "f2".to_string()),
+    ]);
+    let mut app = App::new(status());
+    app.keys = KeyMap::with_overrides(&overrides).unwrap();
+    assert_eq!(app.on_key(ctrl('d')), None, "Ctrl+D is no longer quit");
+    app.on_key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE));
+    assert!(app.show_help);
+    // The help screen shows the keys in force.
+    let help = screen(&app, 80, 24);
+    assert!(
+        help.contains("Ctrl+Q") && help.contains("F2") && !help.contains("Ctrl+D"),
+        "{help}"
+    );
+    app.on_key(key(KeyCode::Esc));
+    assert_eq!(app.on_key(ctrl('q')), Some(Command::Quit));
+    for (name, key) in [("fly", "ctrl+q"), ("quit", "hyper+q"), ("quit", "f13")] {
+        let bad = BTreeMap::from([(name.to_string(), key.to_string())]);
+        assert!(KeyMap::with_overrides(&bad).is_err(), "{name} = {key}");
+    }
+
+    let mut app = App::new(status());
+    app.reopen(vec![warden::governance::Turn {
+        time: 1,
+        tenant: "default".into(),
+        question: "How many days of annual leave do I get?".into(),
+        answer: "According to [1], 28 days.".into(),
+        outcome: "answered".into(),
+        sources: vec!["hr/leave-policy.md".into()],
+        review_id: None,
+    }]);
+    assert_eq!(app.turns.len(), 1);
+    assert_eq!(app.turns[0].outcome, Some(Outcome::Answered));
+    assert!(screen(&app, 80, 24).contains("28 days"));
+}
