@@ -1307,6 +1307,7 @@ fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
         history,
         status,
         keys,
+        context.config.ask.grounding.policy == CitationPolicy::Annotate,
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,8 @@ pub struct Turn {
     /// Guard findings and notices, one short line each.
     pub notices: Vec<String>,
     pub review: Option<String>,
+    /// Draft tokens generated so far (shown as progress when drafts are hidden).
+    pub draft_tokens: usize,
 }
 
 impl Turn {
@@ -42,6 +44,7 @@ impl Turn {
             verification: None,
             notices: Vec::new(),
             review: None,
+            draft_tokens: 0,
         }
     }
 
@@ -110,6 +113,9 @@ pub struct App {
     pub hint: Option<String>,
     pub quit: bool,
     pub keys: KeyMap,
+    /// Show the unverified draft while it streams (the `annotate` policy);
+    /// under `strict` and `strip` nothing unverified is shown, only progress.
+    pub stream_drafts: bool,
 }
 
 impl App {
@@ -305,9 +311,13 @@ impl App {
 
     /// A draft token arrived.
     pub fn on_token(&mut self, piece: &str) {
+        let show = self.stream_drafts;
         if let Some(turn) = self.turns.last_mut() {
             if turn.state == TurnState::Streaming {
-                turn.answer.push_str(piece);
+                turn.draft_tokens += 1;
+                if show {
+                    turn.answer.push_str(piece);
+                }
             }
         }
     }
@@ -379,6 +389,7 @@ impl App {
                 verification: None,
                 notices: Vec::new(),
                 review: kept.review_id,
+                draft_tokens: 0,
             })
             .collect();
         self.scroll_back = 0;

@@ -76,11 +76,13 @@ pub fn run(
     history: History,
     status: Status,
     keys: keys::KeyMap,
+    stream_drafts: bool,
 ) -> anyhow::Result<()> {
     let (events, engine_events) = channel();
     let (questions, cancel) = start_engine(principal.clone(), pipeline, governance, events);
     let mut app = App::new(status);
     app.keys = keys;
+    app.stream_drafts = stream_drafts;
     let mut terminal = ratatui::init();
     let _ = ratatui::crossterm::execute!(
         std::io::stdout(),

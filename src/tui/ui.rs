@@ -112,11 +112,69 @@ fn citation_markers(text: &str, base: Style) -> Vec<Span<'static>> {
     spans
 }
 
-/// Answer text with light markdown.
+/// A markdown table's rows as aligned lines (the `---` row becomes a rule).
+fn table(rows: &[&str], base: Style) -> Vec<Line<'static>> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect();
+    let is_rule = |row: &[String]| {
+        row.iter()
+            .all(|cell| !cell.is_empty() && cell.chars().all(|c| matches!(c, '-' | ':')))
+    };
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; columns];
+    for row in cells.iter().filter(|row| !is_rule(row)) {
+        for (index, cell) in row.iter().enumerate() {
+            widths[index] = widths[index].max(cell.chars().count());
+        }
+    }
+    let mut lines = Vec::new();
+    for (index, row) in cells.iter().enumerate() {
+        if is_rule(row) {
+            let rule: Vec<String> = widths.iter().map(|width| "─".repeat(*width)).collect();
+            lines.push(Line::from(Span::styled(
+                format!("  {}", rule.join("─┼─")),
+                Style::default().fg(Color::DarkGray),
+            )));
+            continue;
+        }
+        let style = if index == 0 && cells.get(1).is_some_and(|next| is_rule(next)) {
+            base.add_modifier(Modifier::BOLD)
+        } else {
+            base
+        };
+        let mut spans = vec![Span::raw("  ")];
+        for (column, width) in widths.iter().enumerate() {
+            if column > 0 {
+                spans.push(Span::styled(" │ ", Style::default().fg(Color::DarkGray)));
+            }
+            let cell = row.get(column).map_or("", String::as_str);
+            let padding = width.saturating_sub(cell.chars().count());
+            spans.extend(with_markers(cell, style));
+            spans.push(Span::raw(" ".repeat(padding)));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+/// Answer text with light markdown: headings, lists, code blocks, tables,
+/// quotes, bold and `[n]` markers.
 fn markdown(text: &str, base: Style) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut in_code = false;
-    for raw in text.lines() {
+    let raw_lines: Vec<&str> = text.lines().collect();
+    let mut at = 0;
+    while at < raw_lines.len() {
+        let raw = raw_lines[at];
+        at += 1;
         if raw.trim_start().starts_with("```") {
             in_code = !in_code;
             continue;
@@ -126,6 +184,13 @@ fn markdown(text: &str, base: Style) -> Vec<Line<'static>> {
                 format!("  {raw}"),
                 Style::default().fg(Color::Green),
             )));
+        } else if raw.trim_start().starts_with('|') {
+            let mut rows = vec![raw];
+            while at < raw_lines.len() && raw_lines[at].trim_start().starts_with('|') {
+                rows.push(raw_lines[at]);
+                at += 1;
+            }
+            lines.extend(table(&rows, base));
         } else if let Some(heading) = raw.strip_prefix('#') {
             lines.push(Line::from(Span::styled(
                 heading.trim_start_matches('#').trim().to_string(),
@@ -139,11 +204,6 @@ fn markdown(text: &str, base: Style) -> Vec<Line<'static>> {
             let mut spans = vec![Span::styled("  • ", base)];
             spans.extend(with_markers(item, base));
             lines.push(Line::from(spans));
-        } else if raw.starts_with('|') {
-            lines.push(Line::from(Span::styled(
-                raw.to_string(),
-                base.fg(Color::Cyan),
-            )));
         } else if let Some(quote) = raw.strip_prefix("> ") {
             let mut spans = vec![Span::styled("│ ", Style::default().fg(Color::DarkGray))];
             spans.extend(with_markers(quote, base.add_modifier(Modifier::ITALIC)));
@@ -216,7 +276,7 @@ fn render_conversation(app: &App, frame: &mut Frame, area: Rect) {
             TurnState::Failed => Style::default().fg(Color::Red),
             _ => Style::default(),
         };
-        if turn.state == TurnState::Streaming {
+        if turn.state == TurnState::Streaming && app.stream_drafts {
             lines.push(Line::from(Span::styled(
                 "Warden (draft, not verified yet)",
                 Style::default()
@@ -229,6 +289,17 @@ fn render_conversation(app: &App, frame: &mut Frame, area: Rect) {
                 Style::default()
                     .fg(Color::Green)
                     .add_modifier(Modifier::BOLD),
+            )));
+        }
+        if turn.state == TurnState::Streaming && turn.answer.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "  writing ({} tokens); shown once every sentence is checked…",
+                    turn.draft_tokens
+                ),
+                Style::default()
+                    .fg(Color::DarkGray)
+                    .add_modifier(Modifier::ITALIC),
             )));
         }
         lines.extend(markdown(&turn.answer, base));

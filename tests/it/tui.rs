@@ -112,12 +112,24 @@ fn the_empty_screen() {
 
 #[test]
 fn an_answer_streaming_in_is_shown_as_an_unverified_draft() {
+    // Under `annotate` the draft streams, dimmed and labelled unverified.
     let mut app = App::new(status());
+    app.stream_drafts = true;
     let mut turn = Turn::new("How do I set up the VPN?");
     turn.answer = "According to [1], install the client from".into();
     turn.sources = vec![source(1, "VPN Setup", "it-security/vpn-setup.md", None)];
     app.turns.push(turn);
     insta::assert_snapshot!("streaming_80x24", screen(&app, 80, 24));
+
+    // Under `strict` (the default) nothing unverified is shown: only progress.
+    let mut strict = App::new(status());
+    strict.turns.push(Turn::new("How do I set up the VPN?"));
+    for piece in ["According", " to", " [1]"] {
+        strict.on_token(piece);
+    }
+    let screen_text = screen(&strict, 80, 24);
+    assert!(!screen_text.contains("According"), "{screen_text}");
+    assert!(screen_text.contains("writing (3 tokens)"), "{screen_text}");
 }
 
 #[test]
@@ -146,6 +158,15 @@ fn unsupported_claims_are_named_and_a_source_passage_opens_on_demand() {
     app.on_key(key(KeyCode::Enter));
     assert_eq!(app.expanded_source, Some(1));
     insta::assert_snapshot!("stripped_with_passage_80x24", screen(&app, 80, 24));
+}
+
+#[test]
+fn markdown_lists_code_and_tables_are_rendered() {
+    let mut app = App::new(status());
+    let mut turn = answered();
+    turn.answer = "# Leave at a glance\n| Years | Days |\n|---|---|\n| 0-4 | 28 [1] |\n| 5+ | 30 [2] |\n- Book in PeopleHub\n```\nMy Time > Balances\n```".into();
+    app.turns.push(turn);
+    insta::assert_snapshot!("markdown_80x24", screen(&app, 80, 24));
 }
 
 #[test]
