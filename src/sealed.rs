@@ -64,7 +64,7 @@ pub fn write<T: Serialize>(
     })
 }
 
-/// Opens what [`write`] sealed; `None` when the file does not exist.
+/// Opens what [`write()`] sealed; `None` when the file does not exist.
 pub fn read<T: DeserializeOwned>(
     path: &Path,
     key: &SecretKey,
