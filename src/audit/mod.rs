@@ -41,6 +41,8 @@ pub enum AuditError {
     },
     #[error("the audit log is damaged at line {line}: {message}; run `warden audit verify`")]
     Damaged { line: usize, message: String },
+    #[error("the last record of the audit log does not authenticate (edited, forged or cut short); nothing may happen unrecorded, so this is refused: run `warden audit verify`, then restore the log from a backup")]
+    DamagedEnd,
     #[error(transparent)]
     Sealed(#[from] SealedError),
     #[error(transparent)]
@@ -281,10 +283,7 @@ impl AuditLog {
                 }
             };
             let line = String::from_utf8_lossy(&body[line_start..]);
-            let record = self.open_line(&line).ok_or_else(|| AuditError::Damaged {
-                line: 0,
-                message: "the last record does not authenticate".into(),
-            })?;
+            let record = self.open_line(&line).ok_or(AuditError::DamagedEnd)?;
             return Ok((Some(record), start + complete as u64));
         }
     }

@@ -245,15 +245,6 @@ pub fn audit(
     match action {
         AuditAction::Verify { json } => {
             let report = log.verify()?;
-            context.record(
-                "audit verify",
-                if report.is_intact() {
-                    "intact"
-                } else {
-                    "tampered"
-                },
-                serde_json::json!({ "records": report.records }),
-            )?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -273,6 +264,19 @@ pub fn audit(
                         problem.line, problem.expected_seq, problem.message
                     ),
                 }
+            }
+            // The report comes first: a log too damaged to append to must
+            // still be verifiable.
+            if let Err(err) = context.record(
+                "audit verify",
+                if report.is_intact() {
+                    "intact"
+                } else {
+                    "tampered"
+                },
+                serde_json::json!({ "records": report.records }),
+            ) {
+                eprintln!("warning: this verification could not be recorded: {err:#}");
             }
             Ok(if report.is_intact() {
                 ExitCode::SUCCESS

@@ -201,6 +201,24 @@ fn audit_verify_on_the_command_line_names_the_first_bad_record() {
         "{}",
         stdout(&verify)
     );
+    // A forged last line: nothing more may happen unrecorded, yet the log
+    // can still be verified and the forgery is named.
+    write_lines(&path, &[lines.clone(), vec!["Zm9yZ2Vk".into()]].concat());
+    let refused = warden(&home, &["users", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        crate::common::stderr(&refused)
+            .contains("last record of the audit log does not authenticate"),
+        "{}",
+        crate::common::stderr(&refused)
+    );
+    let verify = warden(&home, &["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        stdout(&verify).contains("TAMPERED at line 2"),
+        "{}",
+        stdout(&verify)
+    );
 }
 
 /// What `review show --json` says to `token`'s holder.
