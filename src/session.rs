@@ -83,6 +83,18 @@ impl Governance {
         Ok(())
     }
 
+    /// Records a failed authentication (no principal to name).
+    pub fn record_unauthenticated(&self, payload: serde_json::Value) -> Result<(), SessionError> {
+        self.audit.append(Entry {
+            principal: "unauthenticated".into(),
+            tenant: String::new(),
+            action: "authenticate".into(),
+            outcome: "denied".into(),
+            payload,
+        })?;
+        Ok(())
+    }
+
     /// Checks `action` in `tenant`; a refusal is audited before it is returned.
     pub fn require(
         &self,

@@ -175,16 +175,10 @@ pub struct Identity {
 }
 
 fn refuse(governance: &Governance, identity: &Identity, reason: &str) -> anyhow::Result<()> {
-    governance.audit.append(crate::audit::Entry {
-        principal: "unauthenticated".into(),
-        tenant: String::new(),
-        action: "authenticate".into(),
-        outcome: "denied".into(),
-        payload: serde_json::json!({
-            "claimed_user": identity.user.as_deref().map(crate::audit::redacted_text),
-            "reason": reason,
-        }),
-    })?;
+    governance.record_unauthenticated(serde_json::json!({
+        "claimed_user": identity.user.as_deref().map(crate::audit::redacted_text),
+        "reason": reason,
+    }))?;
     Ok(())
 }
 

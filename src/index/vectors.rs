@@ -119,15 +119,7 @@ impl VectorIndex {
             .map_err(|err| IndexError::Vector {
                 message: err.to_string(),
             })?;
-        Ok(matches
-            .keys
-            .iter()
-            .zip(matches.distances.iter())
-            .map(|(&key, &distance)| Neighbour {
-                key,
-                similarity: 1.0 - distance,
-            })
-            .collect())
+        Ok(neighbours(&matches))
     }
 }
 
@@ -150,15 +142,7 @@ impl VectorIndex {
                 .map_err(|err| IndexError::Vector {
                     message: err.to_string(),
                 })?;
-        Ok(matches
-            .keys
-            .iter()
-            .zip(matches.distances.iter())
-            .map(|(&key, &distance)| Neighbour {
-                key,
-                similarity: 1.0 - distance,
-            })
-            .collect())
+        Ok(neighbours(&matches))
     }
 }
 
@@ -206,6 +190,19 @@ impl VectorIndex {
         scored.truncate(k);
         Ok(scored)
     }
+}
+
+/// usearch's matches as neighbours (cosine distance → similarity).
+fn neighbours(matches: &usearch::ffi::Matches) -> Vec<Neighbour> {
+    matches
+        .keys
+        .iter()
+        .zip(matches.distances.iter())
+        .map(|(&key, &distance)| Neighbour {
+            key,
+            similarity: 1.0 - distance,
+        })
+        .collect()
 }
 
 /// The vector index of a tenant's catalog: the saved one when it is intact and

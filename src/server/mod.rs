@@ -167,13 +167,11 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
     match state.governance.directory.authenticate(token) {
         Ok(principal) => Ok(principal),
         Err(err) => {
-            let _ = state.governance.audit.append(crate::audit::Entry {
-                principal: "unauthenticated".into(),
-                tenant: String::new(),
-                action: "authenticate".into(),
-                outcome: "denied".into(),
-                payload: serde_json::json!({ "reason": err.to_string(), "via": "http" }),
-            });
+            if let Err(record) = state.governance.record_unauthenticated(
+                serde_json::json!({ "reason": err.to_string(), "via": "http" }),
+            ) {
+                tracing::error!("an authentication failure could not be recorded: {record}");
+            }
             state.metrics.count("auth_failures_total");
             Err(err.into())
         }
