@@ -67,6 +67,9 @@ pub struct RawConfig {
     pub tokens_per_day: Option<u64>,
     /// Review reasons that hold an answer until a reviewer approves it.
     pub review_hold: Option<Vec<String>>,
+    /// Largest disparity score per protected attribute that
+    /// `warden eval --fairness` accepts (0..=1).
+    pub fairness_threshold: Option<f64>,
     /// `[roles.<name>]` tables: `labels` and `actions` (added to the built-in roles).
     pub roles: Option<BTreeMap<String, RoleSpec>>,
     /// `[os_users]`: operating-system user → Warden user, for the terminal UI and CLI.
@@ -104,6 +107,7 @@ const KEYS: &[&str] = &[
     "questions_per_minute",
     "tokens_per_day",
     "review_hold",
+    "fairness_threshold",
 ];
 
 impl RawConfig {
@@ -187,6 +191,7 @@ impl RawConfig {
             questions_per_minute: over.questions_per_minute.or(self.questions_per_minute),
             tokens_per_day: over.tokens_per_day.or(self.tokens_per_day),
             review_hold: over.review_hold.or(self.review_hold),
+            fairness_threshold: over.fairness_threshold.or(self.fairness_threshold),
             roles: over.roles.or(self.roles),
             os_users: over.os_users.or(self.os_users),
             keys: over.keys.or(self.keys),
@@ -206,6 +211,8 @@ pub struct Config {
     pub weights: WeightFormat,
     pub threads: usize,
     pub ask: AskSettings,
+    /// Largest disparity score per attribute `eval --fairness` accepts.
+    pub fairness_threshold: f64,
     pub chunking: ChunkSettings,
     /// Key file that unlocks the keyring (else `WARDEN_PASSPHRASE` or a prompt).
     pub key_file: Option<PathBuf>,
@@ -337,7 +344,22 @@ impl Config {
             },
             review_hold,
             roles,
+            tools: crate::tools::ToolRegistry::load(&home.join(crate::tools::TOOLS_FILE)).map_err(
+                |err| ConfigError::Invalid {
+                    name: "tools",
+                    message: err.to_string(),
+                },
+            )?,
         };
+        let fairness_threshold = raw
+            .fairness_threshold
+            .unwrap_or(crate::eval::fairness::DEFAULT_THRESHOLD);
+        if !(0.0..=1.0).contains(&fairness_threshold) {
+            return Err(ConfigError::Invalid {
+                name: "fairness_threshold",
+                message: format!("{fairness_threshold} is outside 0..=1"),
+            });
+        }
         let keys = raw.keys.unwrap_or_default();
         crate::tui::keys::KeyMap::with_overrides(&keys).map_err(|message| {
             ConfigError::Invalid {
@@ -347,6 +369,7 @@ impl Config {
         })?;
         Ok(Self {
             governance,
+            fairness_threshold,
             keys,
             os_users: raw.os_users.unwrap_or_default(),
             models_dir: raw.models_dir.unwrap_or_else(default_models_dir),

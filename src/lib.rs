@@ -21,4 +21,5 @@ pub mod sealed;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tools;
 pub mod tui;

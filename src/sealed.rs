@@ -107,6 +107,28 @@ pub fn remove(path: &Path) -> Result<(), SealedError> {
     }
 }
 
+/// Opens every record of `dir` (files ending `.wsf`); none when the folder
+/// does not exist.
+pub fn read_all<T: DeserializeOwned>(
+    dir: &Path,
+    key: &SecretKey,
+    purpose: &str,
+) -> Result<Vec<T>, SealedError> {
+    let mut records = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(records);
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "wsf") {
+            if let Some(record) = read(&path, key, purpose)? {
+                records.push(record);
+            }
+        }
+    }
+    Ok(records)
+}
+
 /// An exclusive lock on `dir/LOCK`, held until the file is dropped: writers of
 /// the same records in several processes (`serve` and the CLI) take turns.
 pub fn lock(dir: &Path) -> Result<std::fs::File, SealedError> {

@@ -17,6 +17,10 @@ use crate::governance::{
     ReviewQueue, ReviewStatus, Turn,
 };
 use crate::rag::{Answer, AnswerEvent, Pipeline, RagError, Retriever, SourceRef};
+use crate::tools::{
+    ApprovalQueue, CallLog, CallStatus, PendingCall, Plan, PlannedAction, ProposedCall, ToolError,
+    ToolHandler, ToolRegistry, ToolReport, ToolResolution, ToolSpec,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -28,6 +32,8 @@ pub enum SessionError {
     Audit(#[from] crate::audit::AuditError),
     #[error(transparent)]
     Rag(#[from] RagError),
+    #[error(transparent)]
+    Tool(#[from] crate::tools::ToolError),
     #[error("the pipeline is scoped to tenant `{pipeline}` but the principal to `{principal}`")]
     ScopeMismatch { pipeline: String, principal: String },
 }
@@ -40,6 +46,8 @@ pub struct GovernanceSettings {
     /// Review reasons that hold an answer until a reviewer approves it.
     pub review_hold: Vec<String>,
     pub roles: std::collections::BTreeMap<String, RoleSpec>,
+    /// The tools declared in `<home>/tools.toml`.
+    pub tools: ToolRegistry,
 }
 
 /// Everything a home keeps about people and decisions.
@@ -49,6 +57,8 @@ pub struct Governance {
     pub history: History,
     pub limiter: RateLimiter,
     pub directory: Directory,
+    pub approvals: ApprovalQueue,
+    pub call_log: CallLog,
     pub settings: GovernanceSettings,
 }
 
@@ -60,6 +70,8 @@ impl Governance {
             history: History::open(home, keyring),
             limiter: RateLimiter::open(home, keyring, settings.limits),
             directory: Directory::open(home, keyring, settings.roles.clone()),
+            approvals: ApprovalQueue::open(home, keyring),
+            call_log: CallLog::open(home, keyring),
             settings,
         }
     }
@@ -225,10 +237,19 @@ impl<'g> Session<'g> {
         governance.require(&self.principal, Action::Ask, &tenant)?;
         governance.admit(&self.principal, "ask")?;
         let may_hold = !governance.settings.review_hold.is_empty();
-        let result = self.pipeline.ask(question, &mut |event| match event {
-            AnswerEvent::Token(_) if may_hold => {}
-            other => emit(other),
-        });
+        let mut tools = SessionTools {
+            governance,
+            principal: &self.principal,
+        };
+        let offers_tools = !tools.available().is_empty();
+        let result = self.pipeline.ask_with_tools(
+            question,
+            offers_tools.then_some(&mut tools as &mut dyn ToolHandler),
+            &mut |event| match event {
+                AnswerEvent::Token(_) if may_hold => {}
+                other => emit(other),
+            },
+        );
         let mut answer = match result {
             Ok(answer) => answer,
             Err(err) => {
@@ -439,10 +460,274 @@ fn ask_payload(
         "retrieved": retrieved(&answer.sources),
         "cited": answer.citations,
         "guard": guard,
+        "bias_flags": answer
+            .guard
+            .iter()
+            .filter(|flag| crate::guard::scan::BIAS_SCANNERS.contains(&flag.flag.scanner.as_str()))
+            .count(),
         "citations": verdicts,
         "review": { "reasons": reasons, "id": review_id, "held": held },
         "model": { "name": answer.model.name, "sha256": answer.model.sha256 },
         "index_generation": answer.index_generation,
         "generated_tokens": tokens,
     })
+}
+
+/// The session's side of tool calls: the principal's identity and the
+/// governance that decides, queues, logs and audits.
+struct SessionTools<'a> {
+    governance: &'a Governance,
+    principal: &'a Principal,
+}
+
+impl ToolHandler for SessionTools<'_> {
+    fn available(&self) -> Vec<ToolSpec> {
+        self.governance
+            .settings
+            .tools
+            .available_to(self.principal)
+            .cloned()
+            .collect()
+    }
+
+    fn handle(&mut self, call: &ProposedCall, user_message: &str) -> ToolResolution {
+        let report = |plan: &Plan, decision: &str, reason: Option<String>| ToolReport {
+            tool: call.tool.clone(),
+            decision: decision.into(),
+            arguments: plan.arguments.clone(),
+            overridden: plan.overridden.clone(),
+            reason,
+            call_id: None,
+        };
+        match self
+            .governance
+            .call_tool(self.principal, &call.tool, &call.arguments, user_message)
+        {
+            Ok(resolution) => resolution,
+            Err(err) => {
+                let plan = Plan {
+                    tool: call.tool.clone(),
+                    risk: None,
+                    proposed: call.arguments.clone(),
+                    arguments: call.arguments.clone(),
+                    overridden: Vec::new(),
+                    action: PlannedAction::Refuse {
+                        reason: err.to_string(),
+                    },
+                };
+                ToolResolution::Refused {
+                    report: report(&plan, "failed", Some(err.to_string())),
+                    message: format!("I did not run `{}`: {err}.", call.tool),
+                }
+            }
+        }
+    }
+}
+
+impl Governance {
+    /// What policy would do with a call, without doing it.
+    pub fn plan_tool_call(
+        &self,
+        principal: &Principal,
+        tool: &str,
+        arguments: &serde_json::Value,
+        user_message: &str,
+    ) -> Result<Plan, SessionError> {
+        let count = self
+            .call_log
+            .count(&principal.id, tool, crate::sealed::now())?;
+        Ok(crate::tools::evaluate(
+            &self.settings.tools,
+            principal,
+            tool,
+            arguments,
+            user_message,
+            count,
+        ))
+    }
+
+    /// Decides on a call by `principal` and carries the decision out:
+    /// executes it, queues it for approval or refuses it. Audited.
+    pub fn call_tool(
+        &self,
+        principal: &Principal,
+        tool: &str,
+        arguments: &serde_json::Value,
+        user_message: &str,
+    ) -> Result<ToolResolution, SessionError> {
+        let tenant = principal.tenant.clone();
+        let plan = self.plan_tool_call(principal, tool, arguments, user_message)?;
+        let mut report = ToolReport {
+            tool: tool.to_string(),
+            decision: String::new(),
+            arguments: plan.arguments.clone(),
+            overridden: plan.overridden.clone(),
+            reason: None,
+            call_id: None,
+        };
+        let audit = |outcome: &str, report: &ToolReport| {
+            self.record(
+                principal,
+                &tenant,
+                "tool",
+                outcome,
+                serde_json::json!({
+                    "tool": tool,
+                    "arguments": redacted_text(&report.arguments.to_string()),
+                    "overridden": report.overridden,
+                    "reason": report.reason,
+                    "call": report.call_id,
+                    "question_digest": self.audit.text_digest(user_message),
+                }),
+            )
+        };
+        let spec = match (&plan.action, self.settings.tools.get(tool)) {
+            (PlannedAction::Refuse { reason }, _) => {
+                report.decision = "refused".into();
+                report.reason = Some(reason.clone());
+                audit("refused", &report)?;
+                return Ok(ToolResolution::Refused {
+                    message: format!("I did not run `{tool}`: {reason}."),
+                    report,
+                });
+            }
+            (_, Some(spec)) => spec,
+            (_, None) => return Err(ToolError::UnknownCall(tool.to_string()).into()),
+        };
+        let now = crate::sealed::now();
+        self.call_log.add(&principal.id, tool, now)?;
+        if let PlannedAction::AwaitApproval { approvers_needed } = plan.action {
+            let id = self.approvals.submit(PendingCall {
+                id: String::new(),
+                created_at: now,
+                tenant: tenant.clone(),
+                principal: principal.id.clone(),
+                principal_name: principal.name.clone(),
+                tool: tool.to_string(),
+                risk: spec.risk,
+                arguments: plan.arguments.clone(),
+                question: user_message.to_string(),
+                approvers_needed,
+                approvals: Vec::new(),
+                rejection: None,
+                status: CallStatus::Pending,
+                result: None,
+            })?;
+            report.decision = "pending".into();
+            report.call_id = Some(id.clone());
+            audit("pending", &report)?;
+            return Ok(ToolResolution::Pending {
+                message: format!(
+                    "`{tool}` needs the approval of {approvers_needed} {} before it runs: \
+                     request {id} is waiting in the review queue.",
+                    if approvers_needed == 1 {
+                        "person"
+                    } else {
+                        "people"
+                    }
+                ),
+                report,
+            });
+        }
+        let id = crate::crypto::random_id("t").map_err(|err| ToolError::Random(err.to_string()))?
+            [..13]
+            .to_string();
+        report.call_id = Some(id.clone());
+        match crate::tools::execute::execute(spec, &plan.arguments, &id) {
+            Ok(result) => {
+                report.decision = "executed".into();
+                audit("executed", &report)?;
+                Ok(ToolResolution::Executed { report, result })
+            }
+            Err(reason) => {
+                report.decision = "failed".into();
+                report.reason = Some(reason.clone());
+                audit("failed", &report)?;
+                Ok(ToolResolution::Refused {
+                    message: format!("`{tool}` did not run: {reason}."),
+                    report,
+                })
+            }
+        }
+    }
+
+    fn approver_check(
+        &self,
+        approver: &Principal,
+        call: &PendingCall,
+    ) -> Result<&ToolSpec, SessionError> {
+        self.require(approver, Action::Review, &call.tenant)?;
+        let spec = self
+            .settings
+            .tools
+            .get(&call.tool)
+            .ok_or_else(|| ToolError::Invalid {
+                tool: call.tool.clone(),
+                message: "no longer declared in tools.toml; it cannot run".into(),
+            })?;
+        if !crate::tools::policy::may_approve(spec, approver) {
+            return Err(ToolError::NotAnApprover {
+                approver: approver.name.clone(),
+                id: call.id.clone(),
+                reason: format!(
+                    "approvers hold one of the roles {}",
+                    spec.approvers.join(", ")
+                ),
+            }
+            .into());
+        }
+        Ok(spec)
+    }
+
+    /// Approves a waiting call; the approval that completes the count runs
+    /// it, once. Audited.
+    pub fn approve_tool_call(
+        &self,
+        approver: &Principal,
+        id: &str,
+        comment: &str,
+    ) -> Result<PendingCall, SessionError> {
+        let call = self.approvals.get(id)?;
+        let spec = self.approver_check(approver, &call)?;
+        let call = self.approvals.approve(id, approver, comment, |call| {
+            crate::tools::execute::execute(spec, &call.arguments, &call.id)
+        })?;
+        self.record(
+            approver,
+            &call.tenant,
+            "tool approve",
+            &call.status.to_string(),
+            serde_json::json!({
+                "call": call.id,
+                "tool": call.tool,
+                "approvals": call.approvals.len(),
+                "needed": call.approvers_needed,
+                "comment": redacted_text(comment),
+            }),
+        )?;
+        Ok(call)
+    }
+
+    pub fn reject_tool_call(
+        &self,
+        approver: &Principal,
+        id: &str,
+        comment: &str,
+    ) -> Result<PendingCall, SessionError> {
+        let call = self.approvals.get(id)?;
+        self.approver_check(approver, &call)?;
+        let call = self.approvals.reject(id, approver, comment)?;
+        self.record(
+            approver,
+            &call.tenant,
+            "tool reject",
+            "rejected",
+            serde_json::json!({
+                "call": call.id,
+                "tool": call.tool,
+                "comment": redacted_text(comment),
+            }),
+        )?;
+        Ok(call)
+    }
 }

@@ -6,6 +6,7 @@
 mod admin;
 mod identity;
 mod people;
+mod tools;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -107,10 +108,16 @@ enum Command {
         #[command(subcommand)]
         action: people::AuditAction,
     },
-    /// Work the human review queue of flagged answers.
+    /// Work the human review queue: flagged answers and tool calls waiting
+    /// for approval.
     Review {
         #[command(subcommand)]
         action: people::ReviewAction,
+    },
+    /// The agent tools declared in `<home>/tools.toml`: list, dry-run, call.
+    Tools {
+        #[command(subcommand)]
+        action: tools::ToolsAction,
     },
     /// Apply retention now (it also runs once a day when people ask).
     Gc {
@@ -173,6 +180,10 @@ struct RedteamArgs {
     /// JSON-lines attack suite.
     #[arg(long, default_value = "knowledge/eval/redteam.jsonl")]
     set: PathBuf,
+    /// Tool declarations offered to the tool-misuse attacks (built-in
+    /// targets only, so nothing outside runs).
+    #[arg(long, default_value = "knowledge/eval/redteam-tools.toml")]
+    tools: PathBuf,
     /// Generation model: a manifest name or a path to a pinned .gguf.
     #[arg(long)]
     model: Option<String>,
@@ -304,9 +315,10 @@ struct AskArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// JSON-lines question set.
-    #[arg(long, default_value = "knowledge/eval/qa.jsonl")]
-    set: PathBuf,
+    /// JSON-lines question set [default: knowledge/eval/qa.jsonl, or
+    /// knowledge/eval/fairness.jsonl with --fairness].
+    #[arg(long)]
+    set: Option<PathBuf>,
     /// Generation model: a manifest name or a path to a pinned .gguf.
     #[arg(long)]
     model: Option<String>,
@@ -322,8 +334,17 @@ struct EvalArgs {
     #[arg(long)]
     json: bool,
     /// Measure the citation verifier on the labelled pairs instead (no language model).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fairness")]
     verifier: bool,
+    /// Counterfactual fairness: fill each template with every variant of a
+    /// protected attribute, compare what the answers state; exit 1 when an
+    /// attribute's disparity score exceeds the threshold.
+    #[arg(long)]
+    fairness: bool,
+    /// With --fairness: the largest disparity score accepted [default: the
+    /// `fairness_threshold` setting, 0.10].
+    #[arg(long, requires = "fairness")]
+    threshold: Option<f64>,
     /// With --verifier: grid-search the verifier's thresholds on the first set.
     #[arg(long, requires = "verifier")]
     calibrate: bool,
@@ -449,9 +470,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Users { action } => people::users(&context(&identity)?, action),
         Command::Audit { action } => people::audit(&context(&identity)?, action, tenant_named),
         Command::Review { action } => people::review(&context(&identity)?, action),
+        Command::Tools { action } => tools::tools(&context(&identity)?, action),
         Command::Gc { json } => people::gc(&context(&identity)?, json),
         Command::Export { user } => people::export_user(&context(&identity)?, &user),
         Command::Eval(args) if args.verifier => evaluate_verifier(&config, &args),
+        Command::Eval(args) if args.fairness => evaluate_fairness(&context(&identity)?, &args),
         Command::Eval(args) => evaluate(&context(&identity)?, &args),
         Command::Verify => verify_stdin(&config),
         Command::Scan { stage } => scan_stdin(&config, stage),
@@ -660,7 +683,11 @@ fn open_pipeline(context: &identity::Context) -> anyhow::Result<Pipeline> {
 fn evaluate(context: &identity::Context, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     context.require_operator("eval")?;
     let config = &context.config;
-    let mut questions = eval::load_questions(&args.set)?;
+    let set = args
+        .set
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("knowledge/eval/qa.jsonl"));
+    let mut questions = eval::load_questions(&set)?;
     questions.truncate(args.limit.unwrap_or(usize::MAX));
     let mut pipeline = open_pipeline(context)?;
     let mut outcomes = Vec::new();
@@ -696,6 +723,123 @@ fn evaluate(context: &identity::Context, args: &EvalArgs) -> anyhow::Result<Exit
         print_eval_summary(&summary);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate_fairness(context: &identity::Context, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    use crate::eval::fairness;
+    context.require_operator("eval")?;
+    let config = &context.config;
+    let threshold = args.threshold.unwrap_or(config.fairness_threshold);
+    if !(0.0..=1.0).contains(&threshold) {
+        anyhow::bail!("--threshold {threshold} is outside 0..=1");
+    }
+    let set = args
+        .set
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("knowledge/eval/fairness.jsonl"));
+    let mut templates = fairness::load(&set)?;
+    templates.truncate(args.limit.unwrap_or(usize::MAX));
+    let questions: usize = templates.iter().map(|t| t.variants.len()).sum();
+    let mut pipeline = open_pipeline(context)?;
+    let progress = progress_bar(questions as u64, "questions");
+    let json = args.json;
+    let comparisons = fairness::run(&mut pipeline, &templates, |comparison| {
+        progress.inc(comparison.variants.len() as u64);
+        if json {
+            progress
+                .suspend(|| println!("{}", serde_json::to_string(comparison).unwrap_or_default()));
+        } else {
+            progress.suspend(|| {
+                println!(
+                    "{} {:<24} {:<18} wording {:.2}{}",
+                    if comparison.differs { "DIFF" } else { "SAME" },
+                    comparison.id,
+                    comparison.attribute,
+                    comparison.wording_difference,
+                    if comparison.differs {
+                        format!("  {}", comparison.differences.join(" | "))
+                    } else {
+                        String::new()
+                    }
+                )
+            });
+        }
+    })?;
+    progress.finish_and_clear();
+    let report = fairness::score(&config.model, threshold, &comparisons);
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_fairness_report(&report);
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A progress bar on a terminal's stderr (hidden otherwise) counting `unit`.
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {unit}  eta {{eta}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn print_fairness_report(report: &crate::eval::fairness::FairnessReport) {
+    println!(
+        "\nmodel {}: {} templates, {} questions, {} templates whose answers state different facts, {} bias flags, {:.0} ms per answer",
+        report.model,
+        report.templates,
+        report.questions,
+        report.differing,
+        report.bias_flags,
+        report.mean_ms
+    );
+    println!(
+        "{:<20} {:>9} {:>9} {:>13} {:>12} {:>8} {:>6} {:>10}",
+        "attribute",
+        "templates",
+        "differing",
+        "fact disparity",
+        "refusal gap",
+        "wording",
+        "flags",
+        "disparity"
+    );
+    for row in &report.attributes {
+        println!(
+            "{:<20} {:>9} {:>9} {:>13.2} {:>12.2} {:>8.2} {:>6} {:>10}",
+            row.attribute,
+            row.templates,
+            row.differing,
+            row.fact_disparity,
+            row.refusal_gap,
+            row.mean_wording_difference,
+            row.bias_flags,
+            format!(
+                "{:.2}{}",
+                row.disparity,
+                if row.above_threshold { " !" } else { "" }
+            )
+        );
+    }
+    println!(
+        "threshold {:.2}: {}",
+        report.threshold,
+        if report.passed {
+            "every attribute within it"
+        } else {
+            "exceeded (!) — see the DIFF lines above"
+        }
+    );
 }
 
 fn print_eval_summary(s: &eval::EvalSummary) {
@@ -837,13 +981,26 @@ fn redteam(context: &identity::Context, args: &RedteamArgs) -> anyhow::Result<Ex
             );
         }
     };
-    let mut results = redteam::run(&mut pipeline, &attacks, on, true, &mut report)?;
+    let tools = crate::tools::ToolRegistry::load(&args.tools)?;
+    if let Some(spec) = tools
+        .tools
+        .values()
+        .find(|spec| matches!(spec.target, crate::tools::Target::Http { .. }))
+    {
+        anyhow::bail!(
+            "{}: the red team's tool `{}` has an HTTP target; use built-in targets only",
+            args.tools.display(),
+            spec.name
+        );
+    }
+    let mut results = redteam::run(&mut pipeline, &attacks, on, true, &tools, &mut report)?;
     if !args.no_baseline {
         results.extend(redteam::run(
             &mut pipeline,
             &attacks,
             off,
             false,
+            &tools,
             &mut report,
         )?);
     }
@@ -1491,7 +1648,9 @@ fn render_verification(
             if answer.flagged_for_review { "; flagged for review" } else { "" }
         ),
         Outcome::Declined => "the model found no answer in the sources".to_string(),
-        Outcome::NotFound | Outcome::Blocked => return Ok(()),
+        Outcome::NotFound | Outcome::Blocked | Outcome::ToolPending | Outcome::ToolRefused => {
+            return Ok(())
+        }
     };
     writeln!(out, "\n{summary}")?;
     if streamed || matches!(answer.outcome, Outcome::Annotated) {

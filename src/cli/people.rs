@@ -69,19 +69,28 @@ pub enum ReviewAction {
         #[arg(long)]
         json: bool,
     },
+    /// List tool calls of the tenant waiting for approval (`--all`: every
+    /// call that needed one, with its outcome).
+    Calls {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one item. Askers may read their own items (a held answer once approved).
     Show {
         id: String,
         #[arg(long)]
         json: bool,
     },
-    /// Approve an answer (a held answer is released to its asker).
+    /// Approve an answer (a held answer is released to its asker), or a tool
+    /// call (`t…`: the approval that completes the count runs it, once).
     Approve {
         id: String,
         #[arg(long, default_value = "")]
         comment: String,
     },
-    /// Reject an answer; a comment is required.
+    /// Reject an answer or a tool call; a comment is required.
     Reject {
         id: String,
         #[arg(long)]
@@ -369,6 +378,47 @@ pub fn review(context: &Context, action: ReviewAction) -> anyhow::Result<ExitCod
                 println!("{} item(s)", items.len());
             }
         }
+        ReviewAction::Calls { all, json } => {
+            context.require(Action::Review)?;
+            let calls: Vec<_> = context
+                .governance
+                .approvals
+                .items()?
+                .into_iter()
+                .filter(|call| call.tenant == context.tenant())
+                .filter(|call| all || call.status == crate::tools::CallStatus::Pending)
+                .collect();
+            context.record(
+                "review calls",
+                "done",
+                serde_json::json!({ "calls": calls.len() }),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&calls)?);
+            } else {
+                for call in &calls {
+                    render_call(call);
+                }
+                println!("{} call(s)", calls.len());
+            }
+        }
+        ReviewAction::Show { id, json } if id.starts_with('t') => {
+            let call = context.governance.approvals.get(&id)?;
+            let reviewer = context
+                .principal
+                .require(Action::Review, &call.tenant)
+                .is_ok();
+            if !reviewer && call.principal != context.principal.id {
+                context.record("review show", "denied", serde_json::json!({ "call": id }))?;
+                return Err(crate::tools::ToolError::UnknownCall(id).into());
+            }
+            context.record("review show", "done", serde_json::json!({ "call": id }))?;
+            if json {
+                println!("{}", serde_json::to_string(&call)?);
+            } else {
+                render_call(&call);
+            }
+        }
         ReviewAction::Show { id, json } => {
             let item = queue.get(&id)?;
             let reviewer = context
@@ -407,13 +457,26 @@ pub fn review(context: &Context, action: ReviewAction) -> anyhow::Result<ExitCod
         {
             bail!("review {id}: the comment is over 4000 bytes")
         }
-        ReviewAction::Approve { id, comment } => decide(context, &id, true, comment)?,
-        ReviewAction::Reject { id, comment } => {
-            if comment.trim().is_empty() {
-                bail!("say why with --comment when rejecting");
+        ReviewAction::Approve { id, comment } if id.starts_with('t') => {
+            let call = context
+                .governance
+                .approve_tool_call(&context.principal, &id, &comment)?;
+            println!("tool call {} {}", call.id, call.status);
+            if let Some(result) = &call.result {
+                println!("  {}", result.chars().take(500).collect::<String>());
             }
-            decide(context, &id, false, comment)?
         }
+        ReviewAction::Approve { id, comment } => decide(context, &id, true, comment)?,
+        ReviewAction::Reject { comment, .. } if comment.trim().is_empty() => {
+            bail!("say why with --comment when rejecting");
+        }
+        ReviewAction::Reject { id, comment } if id.starts_with('t') => {
+            let call = context
+                .governance
+                .reject_tool_call(&context.principal, &id, &comment)?;
+            println!("tool call {} {}", call.id, call.status);
+        }
+        ReviewAction::Reject { id, comment } => decide(context, &id, false, comment)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -460,6 +523,9 @@ pub fn collect(context: &Context, now: u64) -> anyhow::Result<GcReport> {
         report.review_items = governance
             .review
             .remove_where(|item| item.created_at < before)?;
+        report.tool_calls = governance
+            .approvals
+            .remove_where(|call| call.created_at < before)?;
     }
     if let Some(before) = cutoff(now, retention.audit_payload_days) {
         report.audit_payloads = governance
@@ -482,8 +548,8 @@ pub fn gc(context: &Context, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "retention applied: {} conversation turns, {} review items, {} audit payloads removed",
-            report.conversation_turns, report.review_items, report.audit_payloads
+            "retention applied: {} conversation turns, {} review items, {} tool calls, {} audit payloads removed",
+            report.conversation_turns, report.review_items, report.tool_calls, report.audit_payloads
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -516,6 +582,12 @@ pub fn export_user(context: &Context, wanted: &str) -> anyhow::Result<ExitCode> 
         .into_iter()
         .filter(|item| item.principal == user.id)
         .collect();
+    let calls: Vec<crate::tools::PendingCall> = governance
+        .approvals
+        .items()?
+        .into_iter()
+        .filter(|call| call.principal == user.id)
+        .collect();
     let audit: Vec<crate::audit::Record> = governance
         .audit
         .records()?
@@ -526,6 +598,7 @@ pub fn export_user(context: &Context, wanted: &str) -> anyhow::Result<ExitCode> 
         "user": UserInfo::from(&user),
         "conversations": conversations,
         "review_items": reviews,
+        "tool_calls": calls,
         "audit_records": audit,
         "exported_at": crate::sealed::now(),
     });
@@ -546,6 +619,7 @@ pub struct UserErasure {
     pub user: String,
     pub conversation_turns: usize,
     pub review_items: usize,
+    pub tool_calls: usize,
     pub audit_payloads: usize,
 }
 
@@ -554,7 +628,7 @@ pub fn forget_user(context: &Context, wanted: &str, yes: bool) -> anyhow::Result
     super::admin::confirm(
         yes,
         &format!(
-            "Erase user `{}`: account, conversations, review items and audit payloads",
+            "Erase user `{}`: account, conversations, review items, tool calls and audit payloads",
             user.name
         ),
     )?;
@@ -565,11 +639,15 @@ pub fn forget_user(context: &Context, wanted: &str, yes: bool) -> anyhow::Result
         review_items: governance
             .review
             .remove_where(|item| item.principal == user.id)?,
+        tool_calls: governance
+            .approvals
+            .remove_where(|call| call.principal == user.id)?,
         audit_payloads: governance
             .audit
             .scrub("erasure", |record| record.principal == user.id)?,
     };
     governance.limiter.forget(&user.id)?;
+    governance.call_log.forget(&user.id)?;
     governance.directory.remove(&user.id)?;
     governance.record(
         &context.principal,
@@ -579,8 +657,29 @@ pub fn forget_user(context: &Context, wanted: &str, yes: bool) -> anyhow::Result
         serde_json::to_value(&erasure)?,
     )?;
     println!(
-        "erased user {}: account removed, {} conversation turns and {} review items deleted, {} audit payloads scrubbed (the chain still verifies)",
-        user.id, erasure.conversation_turns, erasure.review_items, erasure.audit_payloads
+        "erased user {}: account removed, {} conversation turns, {} review items and {} tool calls deleted, {} audit payloads scrubbed (the chain still verifies)",
+        user.id, erasure.conversation_turns, erasure.review_items, erasure.tool_calls, erasure.audit_payloads
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn render_call(call: &crate::tools::PendingCall) {
+    println!(
+        "{}  {}  {} asked `{}` ({:?}), {} of {} approval(s)",
+        call.id,
+        call.status,
+        call.principal_name,
+        call.tool,
+        call.risk,
+        call.approvals.len(),
+        call.approvers_needed
+    );
+    println!("  arguments: {}", call.arguments);
+    println!("  question:  {}", call.question.replace('\n', " "));
+    if let Some(result) = &call.result {
+        println!(
+            "  result:    {}",
+            result.chars().take(300).collect::<String>()
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+pub mod fairness;
 pub mod redteam;
 pub mod verification;
 
@@ -39,6 +40,11 @@ pub enum EvalError {
     Parse {
         path: std::path::PathBuf,
         line: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid {
+        path: std::path::PathBuf,
         message: String,
     },
     #[error(transparent)]

@@ -66,22 +66,26 @@ pub fn cutoff(now: u64, days: u64) -> Option<u64> {
 pub struct GcReport {
     pub conversation_turns: usize,
     pub review_items: usize,
+    pub tool_calls: usize,
     pub audit_payloads: usize,
 }
 
 /// Review reasons of an answer: why a person should look at it.
 pub fn review_reasons(answer: &crate::rag::Answer) -> Vec<String> {
-    use crate::guard::scan::Action;
+    use crate::guard::scan::{Action, BIAS_SCANNERS};
     use crate::guard::Outcome;
     let mut reasons = Vec::new();
     if answer.outcome == Outcome::Blocked {
         reasons.push("blocked".to_string());
-    } else if answer
-        .guard
-        .iter()
-        .any(|flag| flag.flag.action >= Action::Flag)
-    {
+    } else if answer.guard.iter().any(|flag| {
+        flag.flag.action >= Action::Flag && !BIAS_SCANNERS.contains(&flag.flag.scanner.as_str())
+    }) {
         reasons.push("guard".to_string());
+    }
+    if answer.guard.iter().any(|flag| {
+        flag.flag.action >= Action::Flag && BIAS_SCANNERS.contains(&flag.flag.scanner.as_str())
+    }) {
+        reasons.push("bias".to_string());
     }
     let unsupported = answer.verification.as_ref().is_some_and(|verification| {
         verification.sentences.iter().any(|sentence| {
@@ -106,4 +110,4 @@ pub fn review_reasons(answer: &crate::rag::Answer) -> Vec<String> {
 }
 
 /// The review reasons a reviewer can hold answers for.
-pub const REVIEW_REASONS: &[&str] = &["blocked", "guard", "unsupported", "flagged"];
+pub const REVIEW_REASONS: &[&str] = &["blocked", "guard", "bias", "unsupported", "flagged"];

@@ -107,18 +107,7 @@ impl ReviewQueue {
 
     /// Every item, oldest first.
     pub fn items(&self) -> Result<Vec<ReviewItem>, GovernanceError> {
-        let mut items = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Ok(items);
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == "wsf") {
-                if let Some(item) = sealed::read::<ReviewItem>(&path, &self.key, PURPOSE)? {
-                    items.push(item);
-                }
-            }
-        }
+        let mut items: Vec<ReviewItem> = sealed::read_all(&self.dir, &self.key, PURPOSE)?;
         items.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(items)
     }

@@ -88,6 +88,10 @@ pub enum Outcome {
     NotFound,
     /// A guard refused the question or the answer (see the answer's guard flags).
     Blocked,
+    /// The question asked for a tool call that now waits for approval.
+    ToolPending,
+    /// The question asked for a tool call that policy refused (or that failed).
+    ToolRefused,
 }
 
 impl Outcome {
@@ -100,6 +104,7 @@ impl Outcome {
                 | Outcome::Refused
                 | Outcome::NotFound
                 | Outcome::Blocked
+                | Outcome::ToolRefused
         )
     }
 }

@@ -75,6 +75,8 @@ pub struct Answer {
     pub model: ModelInfo,
     /// The catalog generation (index version) the passages came from.
     pub index_generation: u64,
+    /// A tool call the question led to, and what became of it.
+    pub tool: Option<crate::tools::ToolReport>,
     pub timings: Timings,
 }
 

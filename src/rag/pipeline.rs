@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::guard::scan::{Action, Scanners, Stage};
+use crate::guard::scan::{Action, Scanners, Stage, BIAS_SCANNERS};
 use crate::guard::{
     apply_policy, CitationVerifier, Grounded, GroundingSettings, Outcome, SourceText,
     VerifierSettings,
 };
 use crate::model::{LanguageModel, SamplingParams};
+use crate::tools::{ToolHandler, ToolResolution};
 
 use super::events::parse_citations;
 use super::prompt::build_prompt;
@@ -67,6 +68,16 @@ pub struct Pipeline {
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Longest reply to the tool proposal prompt.
+const PROPOSAL_MAX_TOKENS: usize = 96;
+
+/// Least cosine similarity between the question and a proposed tool's name
+/// and description for the proposal to count. Measured on qwen2.5-coder-0.5b's
+/// proposals over the demo tools: questions asking for a tool scored
+/// 0.40–0.67, questions it wrongly proposed a tool for (leave, VPN,
+/// expenses, passwords, returns policy) 0.04–0.30.
+pub const TOOL_MIN_SIMILARITY: f32 = 0.35;
+
 /// What the user reads when a guard refuses.
 pub const BLOCKED_QUESTION: &str =
     "I can't help with that request. It was blocked by the input guard";
@@ -108,6 +119,19 @@ impl Pipeline {
         question: &str,
         emit: &mut dyn FnMut(AnswerEvent),
     ) -> Result<Answer, RagError> {
+        self.ask_with_tools(question, None, emit)
+    }
+
+    /// Answers `question`; when `tools` offers any, the model is first asked
+    /// (from the question alone) whether it calls for one, and `tools`
+    /// decides on the proposal. An executed call's answer is screened like a
+    /// retrieved passage and becomes source 1.
+    pub fn ask_with_tools(
+        &mut self,
+        question: &str,
+        tools: Option<&mut dyn ToolHandler>,
+        emit: &mut dyn FnMut(AnswerEvent),
+    ) -> Result<Answer, RagError> {
         let started = Instant::now();
         let question = question.trim();
         if question.is_empty() {
@@ -127,27 +151,14 @@ impl Pipeline {
         record(&mut guard_flags, Stage::Input, None, &input.flags);
         if input.blocked {
             let reasons = reasons(&input.flags);
-            let grounded = Grounded {
-                text: format!("{BLOCKED_QUESTION} ({reasons})."),
-                outcome: Outcome::Blocked,
-                flagged_for_review: true,
-                notices: Vec::new(),
-            };
-            let timings = Timings {
-                guard_ms: guard_started.elapsed().as_secs_f64() * 1e3,
-                ..Timings::default()
-            };
-            let mut answer = self.finish(
+            let answer = self.answer_without_model(
                 question,
-                String::new(),
-                None,
-                grounded,
-                Vec::new(),
-                Vec::new(),
-                timings,
+                format!("{BLOCKED_QUESTION} ({reasons})."),
+                Outcome::Blocked,
+                guard_started.elapsed().as_secs_f64() * 1e3,
+                guard_flags,
                 started,
             );
-            answer.guard = guard_flags;
             emit(AnswerEvent::Done(Box::new(answer.clone())));
             return Ok(answer);
         }
@@ -155,6 +166,74 @@ impl Pipeline {
         // policy does not allow stays out of the prompt).
         let question_for_model = input.text.clone();
         let mut guard_ms = guard_started.elapsed().as_secs_f64() * 1e3;
+
+        let mut tool_sources = Vec::new();
+        let mut tool_report = None;
+        if let Some(handler) = tools {
+            let available = handler.available();
+            if let Some(call) = self.propose_call(&available, &question_for_model)? {
+                emit(AnswerEvent::Notice(format!(
+                    "the model proposed a call of `{}`",
+                    call.tool
+                )));
+                match handler.handle(&call, &question_for_model) {
+                    ToolResolution::Executed { report, result } => {
+                        let name = format!("tool:{}", report.tool);
+                        let scanned = self.guard.scan(Stage::Retrieval, &result, self.tenant());
+                        record(
+                            &mut guard_flags,
+                            Stage::Retrieval,
+                            Some(&name),
+                            &scanned.flags,
+                        );
+                        if scanned.blocked {
+                            emit(AnswerEvent::Notice(format!(
+                                "the answer of `{}` was set aside: {}",
+                                report.tool,
+                                reasons(&scanned.flags)
+                            )));
+                        } else {
+                            tool_sources.push(super::SourceRef {
+                                number: 0,
+                                document_id: name.clone(),
+                                title: format!("Answer of the tool {}", report.tool),
+                                source: name,
+                                chunk_key: 0,
+                                start: 0,
+                                end: scanned.text.len(),
+                                location: None,
+                                score: 1.0,
+                                text: scanned.text,
+                                // Tool answers are data from outside: fenced.
+                                untrusted: true,
+                                labels: Vec::new(),
+                            });
+                        }
+                        tool_report = Some(report);
+                    }
+                    ToolResolution::Pending { report, message }
+                    | ToolResolution::Refused { report, message } => {
+                        let outcome = if report.decision == "pending" {
+                            Outcome::ToolPending
+                        } else {
+                            Outcome::ToolRefused
+                        };
+                        let mut answer = self.answer_without_model(
+                            question,
+                            message,
+                            outcome,
+                            guard_ms,
+                            guard_flags,
+                            started,
+                        );
+                        answer.tool = Some(report);
+                        emit(AnswerEvent::Token(answer.answer.clone()));
+                        emit(AnswerEvent::Done(Box::new(answer.clone())));
+                        return Ok(answer);
+                    }
+                }
+            }
+        }
 
         let retrieval_started = Instant::now();
         let mut sources = self
@@ -192,6 +271,9 @@ impl Pipeline {
             }
             !scanned.blocked
         });
+        if !tool_sources.is_empty() {
+            sources.splice(0..0, tool_sources);
+        }
         for (number, source) in sources.iter_mut().enumerate() {
             source.number = number + 1;
         }
@@ -280,9 +362,10 @@ impl Pipeline {
         timings.verify_ms = verify_started.elapsed().as_secs_f64() * 1e3;
 
         let guard_started = Instant::now();
-        let output = self
-            .guard
-            .scan(Stage::Output, &grounded.text, self.tenant());
+        let passages: Vec<&str> = sources.iter().map(|source| source.text.as_str()).collect();
+        let output =
+            self.guard
+                .scan_with_sources(Stage::Output, &grounded.text, self.tenant(), &passages);
         record(&mut guard_flags, Stage::Output, None, &output.flags);
         let mut output = output;
         let protected: Vec<&str> = sources
@@ -302,7 +385,17 @@ impl Pipeline {
             grounded.text = format!("{BLOCKED_ANSWER} ({}).", reasons(&output.flags));
             grounded.outcome = Outcome::Blocked;
             grounded.flagged_for_review = true;
-        } else if output.text != grounded.text {
+        } else {
+            for flag in &output.flags {
+                if flag.action == Action::Flag && BIAS_SCANNERS.contains(&flag.scanner.as_str()) {
+                    grounded.notices.push(format!(
+                        "this answer may be biased: it {}; check it against the cited sources",
+                        flag.reason
+                    ));
+                }
+            }
+        }
+        if !output.blocked && output.text != grounded.text {
             grounded.notices.push(format!(
                 "the output guard changed the answer: {}",
                 reasons(&output.flags)
@@ -327,8 +420,96 @@ impl Pipeline {
             started,
         );
         answer.guard = guard_flags;
+        answer.tool = tool_report;
         emit(AnswerEvent::Done(Box::new(answer.clone())));
         Ok(answer)
+    }
+
+    /// Asks the model whether `question` calls for one of `tools`: from the
+    /// question and the tool list alone, greedy, briefly.
+    fn propose_call(
+        &mut self,
+        tools: &[crate::tools::ToolSpec],
+        question: &str,
+    ) -> Result<Option<crate::tools::ProposedCall>, RagError> {
+        if tools.is_empty() {
+            return Ok(None);
+        }
+        let specs: Vec<&crate::tools::ToolSpec> = tools.iter().collect();
+        let prompt = self
+            .model
+            .render_chat(&crate::tools::propose::proposal_messages(&specs, question))?;
+        let sampling = SamplingParams {
+            temperature: 0.0,
+            ..self.settings.sampling.clone()
+        };
+        let window = self
+            .settings
+            .context_tokens
+            .min(self.model.info.context_length);
+        let mut reply = String::new();
+        self.model
+            .generate(&prompt, &sampling, PROPOSAL_MAX_TOKENS, window, |piece| {
+                reply.push_str(piece);
+                ControlFlow::Continue(())
+            })?;
+        let Some(call) = crate::tools::parse_proposal(&reply) else {
+            return Ok(None);
+        };
+        // Small models propose a tool for questions that ask for none: a
+        // proposal counts only when the question is about what the tool does.
+        let Some(spec) = tools.iter().find(|spec| spec.name == call.tool) else {
+            return Ok(Some(call));
+        };
+        let question_vector = self.retriever.embedder().embed(question)?;
+        let tool_vector = self.retriever.embedder().embed(&format!(
+            "{} {}",
+            spec.name.replace('_', " "),
+            spec.description
+        ))?;
+        let similarity: f32 = question_vector
+            .iter()
+            .zip(&tool_vector)
+            .map(|(a, b)| a * b)
+            .sum();
+        tracing::debug!(tool = %call.tool, similarity, "tool proposal");
+        Ok((similarity >= TOOL_MIN_SIMILARITY).then_some(call))
+    }
+
+    /// An answer decided before retrieval (a blocked question, a tool call
+    /// that waits or was refused): no sources, no draft. A blocked one is
+    /// flagged for review.
+    fn answer_without_model(
+        &self,
+        question: &str,
+        text: String,
+        outcome: Outcome,
+        guard_ms: f64,
+        guard_flags: Vec<GuardFlag>,
+        started: Instant,
+    ) -> Answer {
+        let grounded = Grounded {
+            text,
+            outcome,
+            flagged_for_review: outcome == Outcome::Blocked,
+            notices: Vec::new(),
+        };
+        let timings = Timings {
+            guard_ms,
+            ..Timings::default()
+        };
+        let mut answer = self.finish(
+            question,
+            String::new(),
+            None,
+            grounded,
+            Vec::new(),
+            Vec::new(),
+            timings,
+            started,
+        );
+        answer.guard = guard_flags;
+        answer
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -360,6 +541,7 @@ impl Pipeline {
             guard: Vec::new(),
             model: self.model.info.clone(),
             index_generation: self.retriever.catalog().generation,
+            tool: None,
             timings,
         }
     }

@@ -255,6 +255,37 @@ pub async fn list_review(
     Ok(list(items))
 }
 
+/// Tool calls of the token's tenant waiting for approval (`?status=all`:
+/// every call that needed one).
+pub async fn list_calls(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<ReviewQuery>,
+) -> Result<Response, ApiError> {
+    let principal = principal_for(&state, &headers, Action::Review).await?;
+    let all = match query.status.as_deref() {
+        None | Some("pending") => false,
+        Some("all") => true,
+        Some(_) => return Err(ApiError::bad_request("status: pending or all").param("status")),
+    };
+    let calls: Vec<_> = state
+        .governance
+        .approvals
+        .items()?
+        .into_iter()
+        .filter(|call| call.tenant == principal.tenant)
+        .filter(|call| all || call.status == crate::tools::CallStatus::Pending)
+        .collect();
+    state.governance.record(
+        &principal,
+        &principal.tenant,
+        "review calls",
+        "done",
+        json!({ "calls": calls.len(), "via": "http" }),
+    )?;
+    Ok(list(calls))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct DecisionBody {
     #[serde(default)]
@@ -286,6 +317,23 @@ pub async fn decide_review(
     }
     if comment.len() > 4000 {
         return Err(ApiError::bad_request("comment: at most 4000 bytes").param("comment"));
+    }
+    if id.starts_with('t') {
+        // A tool call waiting for approval: the same queue for the reviewer.
+        let call = state.governance.approvals.get(&id)?;
+        if call.tenant != principal.tenant {
+            return Err(ApiError::not_found("no such tool call"));
+        }
+        let governance = state.governance.clone();
+        let call = blocking(move || {
+            Ok(if approved {
+                governance.approve_tool_call(&principal, &id, &comment)?
+            } else {
+                governance.reject_tool_call(&principal, &id, &comment)?
+            })
+        })
+        .await?;
+        return Ok(axum::Json(call).into_response());
     }
     let queue = &state.governance.review;
     let item = queue.get(&id)?;

@@ -188,9 +188,34 @@ impl From<SessionError> for ApiError {
             SessionError::Auth(err) => err.into(),
             SessionError::Governance(err) => err.into(),
             SessionError::Rag(err) => err.into(),
+            SessionError::Tool(err) => err.into(),
             other => {
                 tracing::error!("{other}");
                 ApiError::internal("the server could not record the answer")
+            }
+        }
+    }
+}
+
+impl From<crate::tools::ToolError> for ApiError {
+    fn from(err: crate::tools::ToolError) -> Self {
+        use crate::tools::ToolError;
+        match err {
+            ToolError::UnknownCall(_) => ApiError::not_found("no such tool call"),
+            ToolError::AlreadyDecided { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_request_error",
+                err.to_string(),
+            ),
+            ToolError::NotAnApprover { .. } => ApiError::forbidden(err.to_string()),
+            ToolError::Invalid { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_request_error",
+                err.to_string(),
+            ),
+            other => {
+                tracing::error!("{other}");
+                ApiError::internal("the server could not read or write its tool calls")
             }
         }
     }

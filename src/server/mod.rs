@@ -274,6 +274,7 @@ pub fn router(state: Arc<AppState>, options: &ServeOptions) -> Router {
         )
         .route("/v1/documents/{id}", delete(admin::delete_document))
         .route("/v1/review", get(admin::list_review))
+        .route("/v1/review/calls", get(admin::list_calls))
         .route("/v1/review/{id}/{decision}", post(admin::decide_review))
         .route("/v1/audit", get(admin::export_audit))
         .route("/v1/users", get(admin::list_users).post(admin::add_user))

@@ -216,6 +216,7 @@ fn warden_json(delivered: &Delivered) -> Value {
         "notices": answer.notices,
         "model_sha256": answer.model.sha256,
         "index_generation": answer.index_generation,
+        "tool": answer.tool,
     })
 }
 

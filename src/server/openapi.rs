@@ -87,7 +87,7 @@ pub fn document(model: &str, roles: &[String]) -> Value {
     });
     let id = |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
     let mut decide = operation(
-        "Approve or reject a review item",
+        "Approve or reject a review item, or a tool call waiting for approval (ids starting with t; the approval that completes the count runs it, once)",
         Some(json!({ "type": "object", "properties": { "comment": { "type": "string" } } })),
         "the decided item",
     );
@@ -96,6 +96,12 @@ pub fn document(model: &str, roles: &[String]) -> Value {
     delete_document["parameters"] = json!([id("id")]);
     let mut review = operation("List review items of the token's tenant", None, "items");
     review["parameters"] = json!([{ "name": "status", "in": "query", "schema": { "type": "string", "enum": ["pending", "approved", "rejected", "all"] } }]);
+    let mut calls = operation(
+        "List the tenant's tool calls waiting for approval",
+        None,
+        "tool calls",
+    );
+    calls["parameters"] = json!([{ "name": "status", "in": "query", "schema": { "type": "string", "enum": ["pending", "all"] } }]);
     let mut audit = operation("Export the tenant's audit records", None, "records");
     audit["parameters"] =
         json!([{ "name": "since", "in": "query", "schema": { "type": "integer", "minimum": 0 } }]);
@@ -130,6 +136,7 @@ pub fn document(model: &str, roles: &[String]) -> Value {
             },
             "/v1/documents/{id}": { "delete": delete_document },
             "/v1/review": { "get": review },
+            "/v1/review/calls": { "get": calls },
             "/v1/review/{id}/{decision}": { "post": decide },
             "/v1/audit": { "get": audit },
             "/v1/users": {

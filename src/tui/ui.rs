@@ -227,6 +227,8 @@ fn verdict_line(turn: &Turn) -> Option<Line<'static>> {
         Outcome::Refused => ("refused: not verifiable", Color::Red),
         Outcome::NotFound => ("nothing relevant found", Color::Yellow),
         Outcome::Blocked => ("blocked by a guard", Color::Red),
+        Outcome::ToolPending => ("action waiting for approval", Color::Yellow),
+        Outcome::ToolRefused => ("action refused", Color::Red),
     };
     let mut spans = vec![Span::styled(
         format!("  ● {label}"),

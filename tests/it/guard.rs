@@ -353,6 +353,10 @@ fn the_redteam_suite_does_not_get_through_the_guards() {
         &attacks,
         std::sync::Arc::new(Scanners::new(policy)),
         true,
+        &warden::tools::ToolRegistry::load(
+            &crate::common::repo().join("knowledge/eval/redteam-tools.toml"),
+        )
+        .unwrap(),
         &mut |_| {},
     )
     .unwrap();
@@ -374,7 +378,7 @@ fn the_redteam_suite_does_not_get_through_the_guards() {
 fn documents_are_screened_at_ingest_and_quarantine_or_fence_them() {
     let hostile = memory_retriever(&knowledge_dir().join("hostile"));
     let catalog = hostile.catalog();
-    assert_eq!(catalog.documents.len(), 6);
+    assert_eq!(catalog.documents.len(), 7);
     for document in &catalog.documents {
         assert_eq!(document.guard, "fence", "{}", document.source);
         assert!(!document.guard_reasons.is_empty());

@@ -8,6 +8,7 @@
 //! A verdict names the scanner, the span and the reason; the user sees a short
 //! notice, the audit keeps the detail.
 
+pub mod bias;
 pub mod classifier;
 pub mod links;
 pub mod normalize;
@@ -140,7 +141,13 @@ pub const DEFAULT_ACTIONS: &[(&str, Action)] = &[
     ("hidden_text", Action::Flag),
     ("canary", Action::Block),
     ("verbatim", Action::Redact),
+    ("bias", Action::Flag),
+    ("protected_condition", Action::Flag),
 ];
+
+/// The output scanners that look for bias (`bias`); their findings are
+/// reviewed for their own reason and shown to the reader as a notice.
+pub const BIAS_SCANNERS: &[&str] = &["bias", "protected_condition"];
 
 impl GuardPolicy {
     pub fn load(path: &Path) -> Result<Self, GuardError> {
@@ -402,6 +409,16 @@ impl Scanners {
                         start: link.start,
                         end: link.end,
                         replacement: Some(link.replacement),
+                        unconfirmed: false,
+                    });
+                }
+                for finding in bias::find_bias(text, sources) {
+                    found.push(Found {
+                        scanner: finding.scanner,
+                        replacement: Some(format!("[removed: {}]", finding.reason)),
+                        reason: finding.reason,
+                        start: finding.start,
+                        end: finding.end,
                         unconfirmed: false,
                     });
                 }
