@@ -12,7 +12,9 @@ use std::path::Path;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::{
+    quantized_gemma3, quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
+};
 
 use super::ModelError;
 
@@ -20,7 +22,13 @@ use super::ModelError;
 pub enum ModelWeights {
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+    Phi3(quantized_phi3::ModelWeights),
+    Gemma3(quantized_gemma3::ModelWeights),
 }
+
+/// The `general.architecture` values [`load_weights`] accepts.
+pub const ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "phi3", "gemma3"];
 
 impl ModelWeights {
     /// Runs the tokens at position `index_pos` and returns the last position's logits.
@@ -28,6 +36,9 @@ impl ModelWeights {
         match self {
             Self::Llama(model) => model.forward(input, index_pos),
             Self::Qwen2(model) => model.forward(input, index_pos),
+            Self::Qwen3(model) => model.forward(input, index_pos),
+            Self::Phi3(model) => model.forward(input, index_pos),
+            Self::Gemma3(model) => model.forward(input, index_pos),
         }
     }
 
@@ -35,6 +46,9 @@ impl ModelWeights {
         match self {
             Self::Llama(model) => model.clear_kv_cache(),
             Self::Qwen2(model) => model.clear_kv_cache(),
+            Self::Qwen3(model) => model.clear_kv_cache(),
+            // These two reset their caches when a sequence starts at position 0.
+            Self::Phi3(_) | Self::Gemma3(_) => {}
         }
     }
 }
@@ -152,6 +166,15 @@ pub fn load_weights<R: Read + Seek>(
             .map_err(|err| corrupt(err.to_string())),
         "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, file, device)
             .map(ModelWeights::Qwen2)
+            .map_err(|err| corrupt(err.to_string())),
+        "qwen3" => quantized_qwen3::ModelWeights::from_gguf(content, file, device)
+            .map(ModelWeights::Qwen3)
+            .map_err(|err| corrupt(err.to_string())),
+        "phi3" => quantized_phi3::ModelWeights::from_gguf(false, content, file, device)
+            .map(ModelWeights::Phi3)
+            .map_err(|err| corrupt(err.to_string())),
+        "gemma3" => quantized_gemma3::ModelWeights::from_gguf(content, file, device)
+            .map(ModelWeights::Gemma3)
             .map_err(|err| corrupt(err.to_string())),
         other => Err(ModelError::UnsupportedArchitecture {
             path: path.to_path_buf(),

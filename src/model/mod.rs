@@ -57,7 +57,7 @@ pub enum ModelError {
     ManifestParse { path: PathBuf, message: String },
     #[error("{path} is not a usable GGUF model: {message}")]
     CorruptModel { path: PathBuf, message: String },
-    #[error("{path} declares architecture `{architecture}`, which Warden does not run yet (supported: llama, qwen2)")]
+    #[error("{path} declares architecture `{architecture}`, which Warden does not run yet (supported: llama, qwen2, qwen3, phi3, gemma3)")]
     UnsupportedArchitecture { path: PathBuf, architecture: String },
     #[error("tokenizer: {message}")]
     Tokenizer { message: String },

@@ -39,6 +39,11 @@ pub fn tokenizer_for(
         });
     }
     let model_kind = metadata_string(content, "tokenizer.ggml.model").unwrap_or_default();
+    if model_kind == "llama" {
+        return sentencepiece_from_gguf(content).map_err(|message| ModelError::Tokenizer {
+            message: format!("{}: {message}", model_path.display()),
+        });
+    }
     if model_kind != "gpt2" {
         return Err(ModelError::Tokenizer {
             message: format!(
@@ -80,4 +85,141 @@ pub fn metadata_u32(content: &gguf_file::Content, key: &str) -> Option<u32> {
         .metadata
         .get(key)
         .and_then(|value| value.to_u32().ok())
+}
+
+/// GGUF token types (llama.cpp's `llama_token_type`).
+const TOKEN_CONTROL: i32 = 3;
+const TOKEN_USER_DEFINED: i32 = 4;
+
+/// A SentencePiece-style (`tokenizer.ggml.model = "llama"`) tokenizer from
+/// GGUF metadata: the vocabulary with its scores becomes a byte-fallback BPE
+/// whose merges are every pair of pieces that joins into a piece, ranked by
+/// the joined piece's score — the merge llama.cpp's SPM tokenizer would make
+/// first (the same derivation Hugging Face uses to convert SentencePiece
+/// models). Spaces become `▁`, with one prepended when the file says
+/// `add_space_prefix`; control and user-defined tokens are matched whole.
+fn sentencepiece_from_gguf(content: &gguf_file::Content) -> Result<Tokenizer, String> {
+    use std::collections::HashMap;
+    use tokenizers::decoders::byte_fallback::ByteFallback;
+    use tokenizers::decoders::fuse::Fuse;
+    use tokenizers::decoders::sequence::Sequence as DecoderSequence;
+    use tokenizers::decoders::strip::Strip;
+    use tokenizers::models::bpe::BPE;
+    use tokenizers::normalizers::{Prepend, Replace};
+    use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper};
+
+    let array = |key: &str| match content.metadata.get(key) {
+        Some(gguf_file::Value::Array(values)) => Ok(values),
+        _ => Err(format!("missing `{key}`")),
+    };
+    let tokens: Vec<String> = array("tokenizer.ggml.tokens")?
+        .iter()
+        .map(|value| value.to_string().cloned().map_err(|err| err.to_string()))
+        .collect::<Result<_, _>>()?;
+    let scores: Vec<f32> = match array("tokenizer.ggml.scores") {
+        Ok(values) => values
+            .iter()
+            .map(|value| value.to_f32().map_err(|err| err.to_string()))
+            .collect::<Result<_, _>>()?,
+        Err(_) => vec![0.0; tokens.len()],
+    };
+    let types: Vec<i32> = match array("tokenizer.ggml.token_type") {
+        Ok(values) => values
+            .iter()
+            .map(|value| value.to_i32().map_err(|err| err.to_string()))
+            .collect::<Result<_, _>>()?,
+        Err(_) => vec![1; tokens.len()],
+    };
+    if scores.len() != tokens.len() || types.len() != tokens.len() {
+        return Err("tokens, scores and token types differ in length".into());
+    }
+    let ids: HashMap<&str, u32> = tokens
+        .iter()
+        .enumerate()
+        .map(|(id, token)| (token.as_str(), id as u32))
+        .collect();
+    // Every way a piece splits into two pieces, ordered by the piece's score
+    // (highest first), then by the halves' ids.
+    let mut merges: Vec<(f32, u32, u32, usize)> = Vec::new();
+    for (id, piece) in tokens.iter().enumerate() {
+        if types[id] == TOKEN_CONTROL || types[id] == TOKEN_USER_DEFINED {
+            continue;
+        }
+        for (split, _) in piece.char_indices().skip(1) {
+            if let (Some(&left), Some(&right)) =
+                (ids.get(&piece[..split]), ids.get(&piece[split..]))
+            {
+                merges.push((scores[id], left, right, split));
+            }
+        }
+    }
+    merges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let merges: Vec<(String, String)> = merges
+        .into_iter()
+        .map(|(_, left, right, _)| {
+            (
+                tokens[left as usize].clone(),
+                tokens[right as usize].clone(),
+            )
+        })
+        .collect();
+    let vocab: tokenizers::models::bpe::Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(id, token)| (token.clone(), id as u32))
+        .collect();
+    let mut builder = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .byte_fallback(true);
+    if let Some(unknown) = metadata_u32(content, "tokenizer.ggml.unknown_token_id")
+        .and_then(|id| tokens.get(id as usize))
+    {
+        builder = builder.unk_token(unknown.clone());
+    }
+    let model = builder.build().map_err(|err| err.to_string())?;
+    let mut tokenizer = Tokenizer::new(model);
+    let add_space_prefix = content
+        .metadata
+        .get("tokenizer.ggml.add_space_prefix")
+        .and_then(|value| value.to_bool().ok())
+        .unwrap_or(true);
+    let replace = Replace::new(" ", "▁").map_err(|err| err.to_string())?;
+    let normalizer: NormalizerWrapper = if add_space_prefix {
+        tokenizers::normalizers::Sequence::new(vec![
+            Prepend::new("▁".into()).into(),
+            replace.into(),
+        ])
+        .into()
+    } else {
+        replace.into()
+    };
+    tokenizer
+        .with_normalizer(Some(normalizer))
+        .map_err(|err| err.to_string())?;
+    let mut decoders: Vec<DecoderWrapper> = vec![
+        Replace::new("▁", " ")
+            .map_err(|err| err.to_string())?
+            .into(),
+        ByteFallback::default().into(),
+        Fuse::default().into(),
+    ];
+    if add_space_prefix {
+        decoders.push(Strip::new(' ', 1, 0).into());
+    }
+    tokenizer.with_decoder(Some(DecoderSequence::new(decoders)));
+    let whole = |kind: i32, special: bool| -> Vec<AddedToken> {
+        tokens
+            .iter()
+            .zip(&types)
+            .filter(|(_, k)| **k == kind)
+            .map(|(token, _)| AddedToken::from(token.clone(), special))
+            .collect()
+    };
+    tokenizer
+        .add_special_tokens(whole(TOKEN_CONTROL, true))
+        .map_err(|err| err.to_string())?;
+    tokenizer
+        .add_tokens(whole(TOKEN_USER_DEFINED, false))
+        .map_err(|err| err.to_string())?;
+    Ok(tokenizer)
 }

@@ -202,7 +202,7 @@ fn models_verify_checks_every_pinned_file() {
     let dir = tempfile::tempdir().unwrap();
     let output = warden(dir.path(), &["models", "verify"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output).matches("ok (sha256 verified)").count(), 5);
+    assert_eq!(stdout(&output).matches("ok (sha256 verified)").count(), 6);
 }
 
 #[test]

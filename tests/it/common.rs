@@ -12,6 +12,7 @@ use warden::store::{MemoryStore, DEFAULT_TENANT};
 
 pub const SMOLLM2: &str = "smollm2-135m";
 pub const QWEN2: &str = "qwen2.5-coder-0.5b";
+pub const GEMMA3: &str = "gemma3-270m";
 /// The passphrase of every test home (`init_home`).
 pub const PASSPHRASE: &str = "correct horse battery staple";
 

@@ -170,3 +170,52 @@ fn every_weight_format_loads_and_dense_formats_answer_correctly() {
         "{outputs:?}"
     );
 }
+
+/// Gemma 3 270M (a base model): its architecture, SentencePiece vocabulary and
+/// stop tokens come from the GGUF, and greedy generation continues a plain
+/// text prompt with plain words. Chat quality is not claimed.
+#[test]
+fn gemma3_loads_and_generates() {
+    let started = std::time::Instant::now();
+    let mut model =
+        LanguageModel::load(&manifest(), crate::common::GEMMA3, WeightFormat::Quantized).unwrap();
+    eprintln!(
+        "gemma3-270m loaded in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(model.info.architecture, "gemma3");
+    let end_of_turn = model.tokenizer().token_to_id("<end_of_turn>").unwrap();
+    assert!(
+        model.stop_tokens().contains(&1),
+        "{:?}",
+        model.stop_tokens()
+    );
+    assert!(model.stop_tokens().contains(&end_of_turn));
+    let mut text = String::new();
+    let stats = model
+        .generate(
+            "The capital city of France is",
+            &SamplingParams::default(),
+            8,
+            4096,
+            |piece| {
+                text.push_str(piece);
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    eprintln!(
+        "gemma3-270m: {text:?} ({:.1} tok/s)",
+        stats.generation_tokens_per_s
+    );
+    assert_eq!(stats.generated_tokens, 8);
+    // llama.cpp (llama-simple, greedy, same file) continues with " the capital
+    // of the country of France."; candle's first token agrees, later ones
+    // drift (open in issue 9). The text must at least be plain words.
+    assert!(text.starts_with(" the "), "{text:?}");
+    assert!(
+        text.chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || ".,'-".contains(c)),
+        "{text:?}"
+    );
+}

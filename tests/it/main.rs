@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod admin;
+mod architectures;
 mod cli;
 mod crash;
 mod fairness;

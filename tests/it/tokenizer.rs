@@ -63,6 +63,13 @@ fn qwen2_ids_match_llama_cpp_and_round_trip() {
     check_model(crate::common::QWEN2);
 }
 
+/// SentencePiece-style vocabulary (`tokenizer.ggml.model = "llama"`), built
+/// from the GGUF's tokens, scores and token types.
+#[test]
+fn gemma3_ids_match_llama_cpp_and_round_trip() {
+    check_model(crate::common::GEMMA3);
+}
+
 #[test]
 fn stop_tokens_are_llama_cpps_end_of_generation_set() {
     let metadata: serde_json::Value = serde_json::from_str(
