@@ -366,6 +366,23 @@ enum ModelsAction {
     List,
     /// Hash every present model file against the manifest.
     Verify,
+    /// Copy a GGUF into the models folder and pin it (sha256, size,
+    /// provenance) in the manifest: how a model reaches an air-gapped machine.
+    Import {
+        file: PathBuf,
+        /// Manifest name [default: the file's stem, lower-cased].
+        #[arg(long)]
+        name: Option<String>,
+        /// Its licence, as the importer states it.
+        #[arg(long, default_value = "unknown (not stated at import)")]
+        licence: String,
+    },
+    /// Unpin a model and delete its file.
+    Remove {
+        name: String,
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Parses arguments and runs the command.
@@ -1695,12 +1712,54 @@ fn render_sources(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> 
 
 fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&config.models_dir)?;
+    let action = match action {
+        ModelsAction::Import {
+            file,
+            name,
+            licence,
+        } => {
+            let bar = progress_bar(0, "bytes");
+            let importer = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let entry = manifest.import(
+                &crate::model::manifest::ImportRequest {
+                    source: &file,
+                    name: name.as_deref(),
+                    licence: &licence,
+                    imported_by: &importer,
+                },
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
+            bar.finish_and_clear();
+            let entry = entry?;
+            println!(
+                "imported `{}` ({}, {} bytes, sha256 {}) into {}",
+                entry.name,
+                entry.architecture.as_deref().unwrap_or("-"),
+                entry.size,
+                entry.sha256,
+                config.models_dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        ModelsAction::Remove { name, yes } => {
+            admin::confirm(yes, &format!("Unpin model `{name}` and delete its file"))?;
+            let entry = manifest.remove(&name)?;
+            println!("removed `{}` ({})", entry.name, entry.file);
+            return Ok(ExitCode::SUCCESS);
+        }
+        ModelsAction::List => false,
+        ModelsAction::Verify => true,
+    };
+    let verify = action;
     let mut all_ok = true;
     for entry in &manifest.entries {
         let path = manifest.models_dir.join(&entry.file);
-        let status = match action {
-            ModelsAction::List => if path.is_file() { "present" } else { "missing" }.to_string(),
-            ModelsAction::Verify => match manifest.verify_entry(entry) {
+        let status = match verify {
+            false => if path.is_file() { "present" } else { "missing" }.to_string(),
+            true => match manifest.verify_entry(entry) {
                 Ok(_) => "ok (sha256 verified)".to_string(),
                 Err(err) => {
                     all_ok = false;

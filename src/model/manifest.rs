@@ -41,6 +41,7 @@ pub struct Manifest {
 
 #[derive(Deserialize)]
 struct ManifestFile {
+    #[serde(default)]
     model: Vec<ManifestEntry>,
 }
 
@@ -177,4 +178,220 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
         hasher.update(&buffer[..read]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// What `warden models import` records about where a file came from.
+pub struct ImportRequest<'a> {
+    pub source: &'a Path,
+    /// Manifest name; the file's stem, lower-cased, when not given.
+    pub name: Option<&'a str>,
+    pub licence: &'a str,
+    /// Who imported it (for the provenance line).
+    pub imported_by: &'a str,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+impl Manifest {
+    fn manifest_path(&self) -> PathBuf {
+        self.models_dir.join("manifest.toml")
+    }
+
+    /// Copies a GGUF into the models folder and pins it: the header must
+    /// parse and declare an architecture Warden runs; the copy is hashed as it
+    /// is written (to a temporary file, renamed into place) and an entry with
+    /// its sha256, size and provenance is appended to the manifest.
+    /// `progress` sees the bytes copied so far.
+    pub fn import(
+        &self,
+        request: &ImportRequest<'_>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<ManifestEntry, ModelError> {
+        use std::io::Write;
+        let source = request.source;
+        let invalid = |message: String| ModelError::Import {
+            path: source.to_path_buf(),
+            message,
+        };
+        let (_, content) = super::gguf::read_header(source)?;
+        let architecture = super::tokenizer::metadata_string(&content, "general.architecture")
+            .ok_or_else(|| invalid("no `general.architecture` in its metadata".into()))?;
+        if !super::gguf::ARCHITECTURES.contains(&architecture.as_str()) {
+            return Err(ModelError::UnsupportedArchitecture {
+                path: source.to_path_buf(),
+                architecture,
+            });
+        }
+        let file_name = source
+            .file_name()
+            .and_then(|name| name.to_str())
+            .filter(|name| !name.starts_with('.') && !name.contains(['/', '\\', '"']))
+            .ok_or_else(|| invalid("the file name is not usable".into()))?
+            .to_string();
+        let name = match request.name {
+            Some(name) => name.to_string(),
+            None => file_name
+                .trim_end_matches(".gguf")
+                .to_ascii_lowercase()
+                .replace(
+                    |c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)),
+                    "-",
+                ),
+        };
+        if !valid_name(&name) {
+            return Err(invalid(format!(
+                "`{name}` is not a model name (1–64 of a-z, 0-9, '.', '_', '-')"
+            )));
+        }
+        if self.entry(&name).is_some() {
+            return Err(invalid(format!("a model named `{name}` is already pinned")));
+        }
+        if self.entries.iter().any(|entry| entry.file == file_name)
+            || self.models_dir.join(&file_name).exists()
+        {
+            return Err(invalid(format!(
+                "{} already holds a file named {file_name}",
+                self.models_dir.display()
+            )));
+        }
+
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |error| ModelError::Io {
+                path: path.clone(),
+                error,
+            }
+        };
+        let total = std::fs::metadata(source).map_err(io(source))?.len();
+        let temporary = self.models_dir.join(format!(".import-{file_name}.tmp"));
+        let copied = (|| {
+            let mut input = File::open(source).map_err(io(source))?;
+            let mut output = File::create(&temporary).map_err(io(&temporary))?;
+            let mut hasher = Sha256::new();
+            let mut buffer = vec![0u8; 1 << 20];
+            let mut done = 0u64;
+            loop {
+                let read = input.read(&mut buffer).map_err(io(source))?;
+                if read == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..read]);
+                output.write_all(&buffer[..read]).map_err(io(&temporary))?;
+                done += read as u64;
+                progress(done, total);
+            }
+            output.sync_all().map_err(io(&temporary))?;
+            Ok::<_, ModelError>((format!("{:x}", hasher.finalize()), done))
+        })();
+        let (sha256, size) = match copied {
+            Ok(done) => done,
+            Err(err) => {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(err);
+            }
+        };
+        let target = self.models_dir.join(&file_name);
+        std::fs::rename(&temporary, &target).map_err(io(&target))?;
+
+        let entry = ManifestEntry {
+            name,
+            kind: "generation".into(),
+            file: file_name,
+            architecture: Some(architecture),
+            sha256,
+            size,
+            licence: request.licence.to_string(),
+            source: format!(
+                "imported from {} on {} by {}",
+                source.display(),
+                crate::sealed::now(),
+                request.imported_by
+            ),
+        };
+        let manifest_path = self.manifest_path();
+        let mut text = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "\n[[model]]\nname = {}\nkind = \"generation\"\nfile = {}\narchitecture = {}\nsha256 = \"{}\"\nsize = {}\nlicence = {}\nsource = {}\n",
+            toml_string(&entry.name),
+            toml_string(&entry.file),
+            toml_string(entry.architecture.as_deref().unwrap_or_default()),
+            entry.sha256,
+            entry.size,
+            toml_string(&entry.licence),
+            toml_string(&entry.source),
+        ));
+        crate::durable::write_atomic(&manifest_path, text.as_bytes())
+            .map_err(io(&manifest_path))?;
+        Ok(entry)
+    }
+
+    /// Unpins a model and deletes its file.
+    pub fn remove(&self, name: &str) -> Result<ManifestEntry, ModelError> {
+        let entry = self
+            .entry(name)
+            .cloned()
+            .ok_or_else(|| ModelError::UnknownModel {
+                name: name.to_string(),
+                known: self.generation_model_names().join(", "),
+            })?;
+        let manifest_path = self.manifest_path();
+        let text = std::fs::read_to_string(&manifest_path).map_err(|error| ModelError::Io {
+            path: manifest_path.clone(),
+            error,
+        })?;
+        // Entries are `[[model]]` blocks; the one naming `name` goes.
+        let mut kept = String::new();
+        for (index, block) in text.split("[[model]]").enumerate() {
+            let names_it = block.lines().any(|line| {
+                line.trim()
+                    .strip_prefix("name")
+                    .map(|rest| rest.trim_start().trim_start_matches('=').trim())
+                    == Some(toml_string(name).as_str())
+            });
+            if index > 0 && names_it {
+                continue;
+            }
+            if index > 0 {
+                kept.push_str("[[model]]");
+            }
+            kept.push_str(block);
+        }
+        let reparsed: ManifestFile =
+            toml::from_str(&kept).map_err(|err| ModelError::ManifestParse {
+                path: manifest_path.clone(),
+                message: err.to_string(),
+            })?;
+        if reparsed.model.len() + 1 != self.entries.len() {
+            return Err(ModelError::ManifestParse {
+                path: manifest_path,
+                message: format!("could not remove exactly the entry `{name}`"),
+            });
+        }
+        crate::durable::write_atomic(&manifest_path, kept.as_bytes()).map_err(|error| {
+            ModelError::Io {
+                path: manifest_path.clone(),
+                error,
+            }
+        })?;
+        let path = self.models_dir.join(&entry.file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(ModelError::Io { path, error }),
+        }
+        Ok(entry)
+    }
 }

@@ -59,6 +59,8 @@ pub enum ModelError {
     CorruptModel { path: PathBuf, message: String },
     #[error("{path} declares architecture `{architecture}`, which Warden does not run yet (supported: llama, qwen2, qwen3, phi3, gemma3)")]
     UnsupportedArchitecture { path: PathBuf, architecture: String },
+    #[error("cannot import {path}: {message}")]
+    Import { path: PathBuf, message: String },
     #[error("tokenizer: {message}")]
     Tokenizer { message: String },
     #[error("chat template: {message}")]

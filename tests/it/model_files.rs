@@ -139,3 +139,92 @@ fn an_unknown_model_name_lists_the_known_ones() {
         .unwrap();
     assert!(err.to_string().contains("smollm2-135m"), "{err}");
 }
+
+/// `models import` pins a file it copies in; `verify` catches a later
+/// change; broken or truncated files and taken names are refused and leave
+/// the models folder as it was; `remove` unpins and deletes.
+#[test]
+fn models_import_verify_and_remove() {
+    use crate::common::{stderr, stdout, warden_with_env};
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(models.join("manifest.toml"), "# imported models only\n").unwrap();
+    let home = dir.path().join("home");
+    let run = |args: &[&str]| {
+        warden_with_env(
+            &home,
+            args,
+            &[("WARDEN_MODELS_DIR", models.to_str().unwrap())],
+        )
+    };
+    let source = dir.path().join("Small-Model.Q4_1.gguf");
+    std::fs::copy(
+        crate::common::models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        &source,
+    )
+    .unwrap();
+
+    let imported = run(&[
+        "models",
+        "import",
+        source.to_str().unwrap(),
+        "--licence",
+        "Apache-2.0",
+    ]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(
+        stdout(&imported).contains("imported `small-model.q4_1`"),
+        "{}",
+        stdout(&imported)
+    );
+    let manifest = Manifest::load(&models).unwrap();
+    let entry = manifest.entry("small-model.q4_1").unwrap();
+    assert_eq!(entry.architecture.as_deref(), Some("llama"));
+    assert_eq!(entry.licence, "Apache-2.0");
+    assert!(entry.source.contains("imported from"));
+    assert!(run(&["models", "verify"]).status.success());
+
+    // Refused: the same name again, a truncated copy, not a GGUF at all.
+    let again = run(&[
+        "models",
+        "import",
+        source.to_str().unwrap(),
+        "--name",
+        "small-model.q4_1",
+    ]);
+    assert!(
+        stderr(&again).contains("already pinned"),
+        "{}",
+        stderr(&again)
+    );
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &std::fs::read(&source).unwrap()[..4000]).unwrap();
+    assert!(
+        stderr(&run(&["models", "import", cut.to_str().unwrap()])).contains("not a usable GGUF")
+    );
+    let garbage = dir.path().join("notes.gguf");
+    std::fs::write(&garbage, "not a model").unwrap();
+    assert!(!run(&["models", "import", garbage.to_str().unwrap()])
+        .status
+        .success());
+    let files: Vec<_> = std::fs::read_dir(&models)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+
+    // A byte changed after import: verify names it and exits 1.
+    let pinned = models.join("Small-Model.Q4_1.gguf");
+    let mut bytes = std::fs::read(&pinned).unwrap();
+    bytes[5_000_000] ^= 0x55;
+    std::fs::write(&pinned, bytes).unwrap();
+    let verify = run(&["models", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(stdout(&verify).contains("FAILED"), "{}", stdout(&verify));
+
+    let removed = run(&["models", "remove", "small-model.q4_1", "--yes"]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    assert!(!pinned.exists());
+    assert!(Manifest::load(&models).unwrap().entries.is_empty());
+}
