@@ -43,6 +43,8 @@ pub struct RawConfig {
     pub model: Option<String>,
     pub weights: Option<String>,
     pub threads: Option<usize>,
+    /// Where generation runs: cpu, cuda:N, metal.
+    pub device: Option<String>,
     pub max_tokens: Option<usize>,
     pub context_tokens: Option<usize>,
     pub temperature: Option<f64>,
@@ -84,6 +86,7 @@ const KEYS: &[&str] = &[
     "model",
     "weights",
     "threads",
+    "device",
     "max_tokens",
     "context_tokens",
     "temperature",
@@ -164,6 +167,7 @@ impl RawConfig {
             model: over.model.or(self.model),
             weights: over.weights.or(self.weights),
             threads: over.threads.or(self.threads),
+            device: over.device.or(self.device),
             max_tokens: over.max_tokens.or(self.max_tokens),
             context_tokens: over.context_tokens.or(self.context_tokens),
             temperature: over.temperature.or(self.temperature),
@@ -210,6 +214,7 @@ pub struct Config {
     pub model: String,
     pub weights: WeightFormat,
     pub threads: usize,
+    pub device: crate::model::DeviceChoice,
     pub ask: AskSettings,
     /// Largest disparity score per attribute `eval --fairness` accepts.
     pub fairness_threshold: f64,
@@ -376,6 +381,13 @@ impl Config {
             model: raw.model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
             weights,
             threads: positive("threads", raw.threads, default_threads())?,
+            device: match raw.device {
+                Some(text) => text.parse().map_err(|message| ConfigError::Invalid {
+                    name: "device",
+                    message,
+                })?,
+                None => crate::model::DeviceChoice::Cpu,
+            },
             ask: AskSettings {
                 sources: positive("sources", raw.sources, defaults.sources)?,
                 min_score: raw.min_score.unwrap_or(defaults.min_score),

@@ -43,6 +43,9 @@ pub struct Cli {
     /// CPU threads for model and embeddings (default: the idle cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Where generation runs: cpu (default), cuda:N, metal (GPU builds only).
+    #[arg(long, global = true, value_name = "DEVICE")]
+    device: Option<String>,
     /// Key file that unlocks the keyring (else WARDEN_PASSPHRASE, else a prompt).
     #[arg(long, global = true, value_name = "PATH")]
     key_file: Option<PathBuf>,
@@ -393,6 +396,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let mut flags = RawConfig {
         models_dir: cli.models_dir.clone(),
         threads: cli.threads,
+        device: cli.device.clone(),
         key_file: cli.key_file.clone(),
         tenant: cli.tenant.clone(),
         ..RawConfig::default()
@@ -689,7 +693,7 @@ fn open_pipeline(context: &identity::Context) -> anyhow::Result<Pipeline> {
         config.model, config.weights
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let model = LanguageModel::load(&manifest, &config.model, config.weights)
+    let model = LanguageModel::load_on(&manifest, &config.model, config.weights, config.device)
         .with_context(|| format!("loading model `{}`", config.model));
     spinner.finish_and_clear();
     let model = model?;
@@ -1507,7 +1511,7 @@ fn serve(context: &identity::Context, args: &ServeArgs) -> anyhow::Result<ExitCo
     let embedder = Arc::new(Embedder::load(&manifest)?);
     let store: Arc<dyn crate::store::KnowledgeStore> = Arc::new(context.store()?);
     let retriever = Retriever::open(store.clone(), &config.tenant, embedder.clone())?;
-    let model = LanguageModel::load(&manifest, &config.model, config.weights)
+    let model = LanguageModel::load_on(&manifest, &config.model, config.weights, config.device)
         .with_context(|| format!("loading model `{}`", config.model))?;
     let model_name = model.info.name.clone();
     let guard = Arc::new(guard_scanners(config, Some(embedder.clone()))?);

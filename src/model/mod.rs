@@ -59,6 +59,8 @@ pub enum ModelError {
     CorruptModel { path: PathBuf, message: String },
     #[error("{path} declares architecture `{architecture}`, which Warden does not run yet (supported: llama, qwen2, qwen3, phi3, gemma3)")]
     UnsupportedArchitecture { path: PathBuf, architecture: String },
+    #[error("device `{device}` is not available: {reason}")]
+    DeviceUnavailable { device: String, reason: String },
     #[error("cannot import {path}: {message}")]
     Import { path: PathBuf, message: String },
     #[error("tokenizer: {message}")]
@@ -118,6 +120,8 @@ pub struct ModelInfo {
     pub sha256: String,
     pub architecture: String,
     pub context_length: usize,
+    /// How long loading took (hash check, tokenizer, weights).
+    pub load_ms: f64,
 }
 
 /// Why generation stopped.
@@ -183,11 +187,32 @@ impl LanguageModel {
         Self::load_verified(&verified, format)
     }
 
+    /// Loads the model onto `device` (the CPU unless a GPU feature is built in).
+    pub fn load_on(
+        manifest: &Manifest,
+        name_or_path: &str,
+        format: WeightFormat,
+        device: DeviceChoice,
+    ) -> Result<Self, ModelError> {
+        let device = device.open()?;
+        let verified = manifest.resolve_and_verify(name_or_path)?;
+        Self::load_verified_on(&verified, format, device)
+    }
+
     /// Loads a file that already passed its hash check.
     pub fn load_verified(
         verified: &VerifiedFile,
         format: WeightFormat,
     ) -> Result<Self, ModelError> {
+        Self::load_verified_on(verified, format, Device::Cpu)
+    }
+
+    fn load_verified_on(
+        verified: &VerifiedFile,
+        format: WeightFormat,
+        device: Device,
+    ) -> Result<Self, ModelError> {
+        let started = std::time::Instant::now();
         let path = &verified.path;
         let _span = tracing::info_span!("load_model", path = %path.display()).entered();
         let (mut file, content) = gguf::read_header(path)?;
@@ -232,7 +257,6 @@ impl LanguageModel {
             .then(|| tokenizer::metadata_u32(&content, "tokenizer.ggml.bos_token_id"))
             .flatten();
 
-        let device = Device::Cpu;
         let weights = load_weights_as(format, || {
             if format == WeightFormat::Q8_0 {
                 let target = candle_core::quantized::GgmlDType::Q8_0;
@@ -255,6 +279,7 @@ impl LanguageModel {
                 sha256: verified.entry.sha256.clone(),
                 architecture,
                 context_length,
+                load_ms: started.elapsed().as_secs_f64() * 1e3,
             },
         })
     }
@@ -415,4 +440,72 @@ fn load_weights_as<T: Send>(
             .join()
             .unwrap_or_else(|_| Err(ModelError::LoaderPanicked))
     })
+}
+
+/// Where generation runs: `cpu`, `cuda:N` (built with `--features cuda`) or
+/// `metal` (`--features metal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DeviceChoice {
+    #[default]
+    Cpu,
+    Cuda(usize),
+    Metal,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            "metal" => Ok(Self::Metal),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| format!("`{text}` is not a device (cpu, cuda:N, metal)")),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+            Self::Metal => f.write_str("metal"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// Opens the device, or says why it cannot be used by this build.
+    pub fn open(self) -> Result<Device, ModelError> {
+        let unavailable = |reason: String| ModelError::DeviceUnavailable {
+            device: self.to_string(),
+            reason,
+        };
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Cuda(ordinal) => {
+                if cfg!(feature = "cuda") {
+                    Device::new_cuda(ordinal).map_err(|err| unavailable(err.to_string()))
+                } else {
+                    Err(unavailable(
+                        "this build has no CUDA support; rebuild with `cargo build --release --features cuda`".into(),
+                    ))
+                }
+            }
+            Self::Metal => {
+                if cfg!(feature = "metal") {
+                    Device::new_metal(0).map_err(|err| unavailable(err.to_string()))
+                } else {
+                    Err(unavailable(
+                        "this build has no Metal support; rebuild with `cargo build --release --features metal`".into(),
+                    ))
+                }
+            }
+        }
+    }
 }

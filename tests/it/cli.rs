@@ -266,3 +266,27 @@ fn a_question_nothing_in_the_documents_matches_is_answered_without_the_model() {
     assert!(answer["sources"].as_array().unwrap().is_empty());
     assert!(answer["timings"]["generation"].is_null());
 }
+
+/// A GPU asked of a CPU-only build is a clear error, before anything loads;
+/// an unknown device is a configuration error.
+#[test]
+fn a_gpu_device_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = home_with_small_knowledge(dir.path());
+    let output = warden(
+        &home,
+        &["--device", "cuda:0", "ask", "How many leave days?"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("rebuild with `cargo build --release --features cuda`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = warden(&home, &["--device", "tpu", "ask", "How many leave days?"]);
+    assert!(
+        stderr(&output).contains("`tpu` is not a device"),
+        "{}",
+        stderr(&output)
+    );
+}
