@@ -63,6 +63,7 @@ peers: models
 	bash benches/peers/build-llama-cpp.sh
 	bash benches/peers/llama-bench.sh SmolLM2-135M-Instruct.Q4_1.gguf --save
 	bash benches/peers/llama-bench.sh qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --save
+	bash benches/peers/llama-bench.sh gemma-3-270m-q4_k_m.gguf --save
 	target/peers/venv/bin/python benches/peers/sentence-transformers-bench.py
 
 clean-demo:

@@ -96,8 +96,9 @@ fn bench_model(c: &mut Criterion, memory: &mut Vec<String>, name: &str, weights:
     let before = resident_kib("VmRSS:");
     let mut model = LanguageModel::load(&manifest, name, weights).unwrap();
     memory.push(format!(
-        "{name} {weights:?}: +{} MiB resident after load",
-        resident_kib("VmRSS:").saturating_sub(before) / 1024
+        "{name} {weights:?}: +{} MiB resident after load, loaded in {:.0} ms",
+        resident_kib("VmRSS:").saturating_sub(before) / 1024,
+        model.info.load_ms
     ));
     model.disable_stop_tokens();
     let greedy = SamplingParams::default();
@@ -560,13 +561,26 @@ fn main() {
             .as_deref()
             .is_none_or(|filter| group.contains(filter) || filter.contains(group))
     };
-    if wants("prefill") || wants("decode") {
+    // `cargo bench -- gemma3` runs one model's prefill and decode only.
+    let names_a_model = |model: &str| {
+        filter
+            .as_deref()
+            .is_some_and(|filter| model.contains(filter) || filter.contains(model))
+    };
+    let models = ["smollm2-135m", "qwen2.5-coder-0.5b", "gemma3-270m"];
+    let one_model = models.iter().any(|model| names_a_model(model));
+    if wants("prefill") || wants("decode") || one_model {
         for (model, weights) in [
             ("smollm2-135m", WeightFormat::Quantized),
             ("smollm2-135m", WeightFormat::F16),
             ("smollm2-135m", WeightFormat::F32),
             ("qwen2.5-coder-0.5b", WeightFormat::F16),
+            ("gemma3-270m", WeightFormat::Quantized),
+            ("gemma3-270m", WeightFormat::F16),
         ] {
+            if one_model && !names_a_model(model) {
+                continue;
+            }
             bench_model(&mut criterion, &mut memory, model, weights);
         }
     }

@@ -142,6 +142,14 @@ fn check_model(state: &AppState, model: Option<&str>) -> Result<(), ApiError> {
     match model {
         None => Ok(()),
         Some(name) if name == state.model_name || name == "warden" => Ok(()),
+        Some(name) if installed_models(state).iter().any(|entry| entry.name == name) => {
+            Err(ApiError::not_found(format!(
+                "the model `{name}` is installed but this server serves `{}`; start `warden serve --model {name}` to use it",
+                state.model_name
+            ))
+            .param("model")
+            .code("model_not_loaded"))
+        }
         Some(name) => Err(ApiError::not_found(format!(
             "the model `{name}` does not exist; this server serves `{}` (see /v1/models)",
             state.model_name
@@ -447,14 +455,35 @@ pub async fn models(
 ) -> Result<Response, ApiError> {
     authenticate(&state, &headers).await?;
     let created = state.started_at;
-    Ok(axum::Json(json!({
-        "object": "list",
-        "data": [
-            { "id": state.model_name, "object": "model", "created": created, "owned_by": "warden" },
-            { "id": crate::index::embed::EMBEDDING_WEIGHTS, "object": "model", "created": created, "owned_by": "warden" },
-        ],
-    }))
-    .into_response())
+    let mut data = vec![
+        json!({ "id": state.model_name, "object": "model", "created": created, "owned_by": "warden", "loaded": true }),
+        json!({ "id": crate::index::embed::EMBEDDING_WEIGHTS, "object": "model", "created": created, "owned_by": "warden", "loaded": true }),
+    ];
+    // The other generation models installed here: listed, not loaded.
+    for entry in installed_models(&state) {
+        if entry.name != state.model_name {
+            data.push(json!({
+                "id": entry.name, "object": "model", "created": created, "owned_by": "warden",
+                "loaded": false, "architecture": entry.architecture,
+            }));
+        }
+    }
+    Ok(axum::Json(json!({ "object": "list", "data": data })).into_response())
+}
+
+/// Generation models pinned in the manifest whose files are present.
+fn installed_models(state: &AppState) -> Vec<crate::model::manifest::ManifestEntry> {
+    crate::model::Manifest::load(&state.config.models_dir)
+        .map(|manifest| {
+            manifest
+                .entries
+                .into_iter()
+                .filter(|entry| {
+                    entry.kind == "generation" && manifest.models_dir.join(&entry.file).is_file()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]

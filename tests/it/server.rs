@@ -821,6 +821,8 @@ except httpx.ConnectError:
         printed.contains(SMOLLM2) && printed.contains("untrusted refused"),
         "{printed}"
     );
+    // Installed models are listed too (not loaded).
+    assert!(printed.contains("gemma3-270m"), "{printed}");
     // Plain HTTP to the TLS port gets no HTTP answer.
     let plain = http(&server.address, "GET", "/healthz", None, None);
     assert_ne!(plain.status, 200);
