@@ -380,6 +380,25 @@ enum ModelsAction {
         #[arg(long, default_value = "unknown (not stated at import)")]
         licence: String,
     },
+    /// Download a model file through hf-hub (HF_ENDPOINT for a mirror,
+    /// HF_HOME for the cache, HF_TOKEN, HF_HUB_OFFLINE=1 for the cache only),
+    /// resuming an interrupted download, and pin it.
+    Pull {
+        /// Repository on the hub, `owner/name`.
+        repo: String,
+        /// File in the repository.
+        file: String,
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// Manifest name [default: the file's stem, lower-cased].
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "unknown (not stated at pull)")]
+        licence: String,
+        /// The sha256 the file must have (refused otherwise).
+        #[arg(long)]
+        sha256: Option<String>,
+    },
     /// Unpin a model and delete its file.
     Remove {
         name: String,
@@ -1727,6 +1746,8 @@ fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
             let entry = manifest.import(
                 &crate::model::manifest::ImportRequest {
                     source: &file,
+                    file_name: None,
+                    origin: None,
                     name: name.as_deref(),
                     licence: &licence,
                     imported_by: &importer,
@@ -1740,6 +1761,38 @@ fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
             let entry = entry?;
             println!(
                 "imported `{}` ({}, {} bytes, sha256 {}) into {}",
+                entry.name,
+                entry.architecture.as_deref().unwrap_or("-"),
+                entry.size,
+                entry.sha256,
+                config.models_dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        ModelsAction::Pull {
+            repo,
+            file,
+            revision,
+            name,
+            licence,
+            sha256,
+        } => {
+            let importer = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let entry = crate::model::hub::pull(
+                &manifest,
+                &crate::model::hub::PullRequest {
+                    repo: &repo,
+                    file: &file,
+                    revision: &revision,
+                    name: name.as_deref(),
+                    licence: &licence,
+                    sha256: sha256.as_deref(),
+                    progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    imported_by: &importer,
+                },
+            )?;
+            println!(
+                "pulled `{}` ({}, {} bytes, sha256 {}) into {}",
                 entry.name,
                 entry.architecture.as_deref().unwrap_or("-"),
                 entry.size,

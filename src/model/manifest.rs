@@ -183,6 +183,10 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
 /// What `warden models import` records about where a file came from.
 pub struct ImportRequest<'a> {
     pub source: &'a Path,
+    /// The file's name in the models folder [default: the source's name].
+    pub file_name: Option<&'a str>,
+    /// Where it came from [default: "imported from <source>"].
+    pub origin: Option<String>,
     /// Manifest name; the file's stem, lower-cased, when not given.
     pub name: Option<&'a str>,
     pub licence: &'a str,
@@ -232,9 +236,9 @@ impl Manifest {
                 architecture,
             });
         }
-        let file_name = source
-            .file_name()
-            .and_then(|name| name.to_str())
+        let file_name = request
+            .file_name
+            .or_else(|| source.file_name().and_then(|name| name.to_str()))
             .filter(|name| !name.starts_with('.') && !name.contains(['/', '\\', '"']))
             .ok_or_else(|| invalid("the file name is not usable".into()))?
             .to_string();
@@ -312,8 +316,11 @@ impl Manifest {
             size,
             licence: request.licence.to_string(),
             source: format!(
-                "imported from {} on {} by {}",
-                source.display(),
+                "{} on {} by {}",
+                request
+                    .origin
+                    .clone()
+                    .unwrap_or_else(|| format!("imported from {}", source.display())),
                 crate::sealed::now(),
                 request.imported_by
             ),

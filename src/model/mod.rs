@@ -6,6 +6,7 @@
 //! knows nothing about retrieval or documents.
 
 pub mod gguf;
+pub mod hub;
 pub mod manifest;
 pub mod sampler;
 pub mod template;
@@ -61,6 +62,8 @@ pub enum ModelError {
     UnsupportedArchitecture { path: PathBuf, architecture: String },
     #[error("device `{device}` is not available: {reason}")]
     DeviceUnavailable { device: String, reason: String },
+    #[error("cannot pull {file}: {message}")]
+    Pull { file: String, message: String },
     #[error("cannot import {path}: {message}")]
     Import { path: PathBuf, message: String },
     #[error("tokenizer: {message}")]

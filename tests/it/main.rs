@@ -12,6 +12,7 @@ mod fairness;
 mod generation;
 mod governance;
 mod guard;
+mod hub;
 mod ingest;
 mod model_files;
 mod properties;
