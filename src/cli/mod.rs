@@ -1815,7 +1815,11 @@ fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
     for entry in &manifest.entries {
         let path = manifest.models_dir.join(&entry.file);
         let status = match verify {
+            false if entry.optional && !path.is_file() => "optional, not installed".to_string(),
             false => if path.is_file() { "present" } else { "missing" }.to_string(),
+            true if entry.optional && !path.is_file() => {
+                format!("not installed (optional: scripts/fetch-models {})", entry.name)
+            }
             true => match manifest.verify_entry(entry) {
                 Ok(_) => "ok (sha256 verified)".to_string(),
                 Err(err) => {

@@ -30,6 +30,10 @@ pub struct ManifestEntry {
     pub size: u64,
     pub licence: String,
     pub source: String,
+    /// Not fetched by default (`scripts/fetch-models NAME` fetches it); its
+    /// absence is not a failure.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// The parsed manifest together with the folder its files live in.
@@ -315,6 +319,7 @@ impl Manifest {
             sha256,
             size,
             licence: request.licence.to_string(),
+            optional: false,
             source: format!(
                 "{} on {} by {}",
                 request
