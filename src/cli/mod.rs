@@ -1485,6 +1485,19 @@ fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
         user: context.principal.name.clone(),
         tenant: context.principal.tenant.clone(),
         model: pipeline.model.info.name.clone(),
+        installed_models: Manifest::load(&context.config.models_dir)
+            .map(|manifest| {
+                manifest
+                    .entries
+                    .iter()
+                    .filter(|entry| {
+                        entry.kind == "generation"
+                            && manifest.models_dir.join(&entry.file).is_file()
+                    })
+                    .map(|entry| entry.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
         documents: visible.len(),
         chunks: visible.iter().map(|document| document.chunks).sum(),
         tokens_per_s: None,
@@ -1818,7 +1831,10 @@ fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
             false if entry.optional && !path.is_file() => "optional, not installed".to_string(),
             false => if path.is_file() { "present" } else { "missing" }.to_string(),
             true if entry.optional && !path.is_file() => {
-                format!("not installed (optional: scripts/fetch-models {})", entry.name)
+                format!(
+                    "not installed (optional: scripts/fetch-models {})",
+                    entry.name
+                )
             }
             true => match manifest.verify_entry(entry) {
                 Ok(_) => "ok (sha256 verified)".to_string(),

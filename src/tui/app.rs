@@ -69,6 +69,8 @@ pub struct Status {
     pub user: String,
     pub tenant: String,
     pub model: String,
+    /// The generation models installed here (`/model` lists them).
+    pub installed_models: Vec<String>,
     pub documents: usize,
     pub chunks: usize,
     pub tokens_per_s: Option<f64>,
@@ -91,7 +93,7 @@ pub const SLASH_COMMANDS: &[(&str, &str)] = &[
     ("/history", "reopen earlier turns"),
     ("/retry", "ask again"),
     ("/tenant", "your tenant"),
-    ("/model", "the model"),
+    ("/model", "models installed"),
     ("/copy", "last answer as text"),
     ("/quit", "leave"),
 ];
@@ -289,10 +291,22 @@ impl App {
                 ))
             }
             "/model" => {
-                self.hint = Some(format!(
-                    "model `{}` (start `warden chat --model NAME` for another)",
-                    self.status.model
-                ))
+                let others: Vec<&str> = self
+                    .status
+                    .installed_models
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|name| *name != self.status.model)
+                    .collect();
+                self.hint = Some(if others.is_empty() {
+                    format!("model `{}`", self.status.model)
+                } else {
+                    format!(
+                        "model `{}`; also installed: {} (start `warden chat --model NAME` for another)",
+                        self.status.model,
+                        others.join(", ")
+                    )
+                })
             }
             "/copy" => {
                 self.hint = Some(match self.turns.last() {

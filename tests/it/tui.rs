@@ -15,6 +15,7 @@ fn status() -> Status {
         user: "ann".into(),
         tenant: "default".into(),
         model: "smollm2-135m".into(),
+        installed_models: vec!["smollm2-135m".into(), "gemma3-270m".into()],
         documents: 33,
         chunks: 412,
         tokens_per_s: Some(71.5),
@@ -239,6 +240,11 @@ fn keys_type_send_recall_cancel_complete_and_quit() {
     assert_eq!(app.input, "/sources");
     app.on_key(key(KeyCode::Enter));
     assert!(!app.show_sources);
+    // /model names the model and what else is installed.
+    app.input = "/model".into();
+    app.on_key(key(KeyCode::Enter));
+    let hint = app.hint.clone().unwrap_or_default();
+    assert!(hint.contains("also installed: gemma3-270m"), "{hint}");
     // Ctrl+C quits when nothing is streaming; Ctrl+D always.
     let mut idle = App::new(status());
     assert_eq!(idle.on_key(ctrl('c')), Some(Command::Quit));
