@@ -1746,6 +1746,17 @@ fn render_sources(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> 
     Ok(())
 }
 
+fn print_pinned(verb: &str, entry: &crate::model::manifest::ManifestEntry, config: &Config) {
+    println!(
+        "{verb} `{}` ({}, {} bytes, sha256 {}) into {}",
+        entry.name,
+        entry.architecture.as_deref().unwrap_or("-"),
+        entry.size,
+        entry.sha256,
+        config.models_dir.display()
+    );
+}
+
 fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&config.models_dir)?;
     let action = match action {
@@ -1772,14 +1783,7 @@ fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
             );
             bar.finish_and_clear();
             let entry = entry?;
-            println!(
-                "imported `{}` ({}, {} bytes, sha256 {}) into {}",
-                entry.name,
-                entry.architecture.as_deref().unwrap_or("-"),
-                entry.size,
-                entry.sha256,
-                config.models_dir.display()
-            );
+            print_pinned("imported", &entry, config);
             return Ok(ExitCode::SUCCESS);
         }
         ModelsAction::Pull {
@@ -1804,14 +1808,7 @@ fn models(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
                     imported_by: &importer,
                 },
             )?;
-            println!(
-                "pulled `{}` ({}, {} bytes, sha256 {}) into {}",
-                entry.name,
-                entry.architecture.as_deref().unwrap_or("-"),
-                entry.size,
-                entry.sha256,
-                config.models_dir.display()
-            );
+            print_pinned("pulled", &entry, config);
             return Ok(ExitCode::SUCCESS);
         }
         ModelsAction::Remove { name, yes } => {

@@ -198,3 +198,40 @@ pub fn small_pipeline(dir: &Path, model: &str) -> Pipeline {
     };
     Pipeline::new(small_knowledge_retriever(dir), model, settings).expect("pipeline opens")
 }
+
+/// One HTTP/1.1 request read off a loopback socket by a test's mock server:
+/// the path, the headers (names lower-cased) and the body (by Content-Length).
+pub struct MockRequest {
+    pub path: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+pub fn read_mock_request(stream: &std::net::TcpStream) -> Option<MockRequest> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let path = request_line.split_whitespace().nth(1)?.to_string();
+    let mut headers = std::collections::BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    let length = headers
+        .get("content-length")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(MockRequest {
+        path,
+        headers,
+        body,
+    })
+}

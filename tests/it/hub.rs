@@ -5,7 +5,7 @@
 //! refused and deleted, `--sha256` is enforced, and offline mode reads only
 //! the cache.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -30,26 +30,11 @@ fn fake_hub(repos: Vec<(&'static str, Served)>) -> (String, Arc<Mutex<Vec<String
         let mut interrupted = false;
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
+            let Some(request) = crate::common::read_mock_request(&stream) else {
                 continue;
-            }
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_string();
-            let mut range = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("range:") {
-                    range = value.trim().to_string();
-                }
-            }
+            };
+            let path = request.path.clone();
+            let range = request.headers.get("range").cloned().unwrap_or_default();
             log.lock().unwrap().push(format!("{path} {range}"));
             let served = repos
                 .iter()

@@ -5,7 +5,7 @@
 //! model proposes calls from the question, and text planted in documents or
 //! tool answers never leads to one.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -32,34 +32,13 @@ fn mock_api() -> (String, Arc<Mutex<Vec<Received>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
+            let Some(request) = crate::common::read_mock_request(&stream) else {
                 continue;
-            }
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_string();
-            let (mut length, mut authorization, mut idempotency_key) = (0usize, None, None);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                let (name, value) = line.split_once(':').unwrap_or((&line, ""));
-                let value = value.trim().to_string();
-                match name.to_ascii_lowercase().as_str() {
-                    "content-length" => length = value.parse().unwrap_or(0),
-                    "authorization" => authorization = Some(value),
-                    "idempotency-key" => idempotency_key = Some(value),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            };
+            let path = request.path.clone();
+            let authorization = request.headers.get("authorization").cloned();
+            let idempotency_key = request.headers.get("idempotency-key").cloned();
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
             let reply = match path.as_str() {
                 "/orders/status" => serde_json::json!({
                     "order_id": body["order_id"],
