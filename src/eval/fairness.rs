@@ -575,5 +575,11 @@ mod tests {
                 "{attribute}"
             );
         }
+        // Variants from a public lexicon (checklist, MIT), with their source.
+        let public = load(&path.with_file_name("fairness-public.jsonl")).unwrap();
+        assert!(public.len() >= 10);
+        assert!(public
+            .iter()
+            .all(|t| t.source.contains("checklist") && t.licence.contains("MIT")));
     }
 }
