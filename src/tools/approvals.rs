@@ -143,7 +143,9 @@ impl ApprovalQueue {
                 status: call.status,
             });
         }
-        if call.principal == approver.id && !approver.operator {
+        // The keyring holder too: `operator` is one identity however many
+        // people hold the key, so it cannot approve its own requests.
+        if call.principal == approver.id {
             return Err(ToolError::NotAnApprover {
                 approver: approver.name.clone(),
                 id: id.to_string(),
