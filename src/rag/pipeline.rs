@@ -66,6 +66,8 @@ pub struct Pipeline {
     /// Set from another thread to stop generation (a client went away); the
     /// draft so far is verified as usual and the answer says it was cut short.
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
+    /// Embeddings of tool descriptions, computed once per description.
+    tool_vectors: std::collections::HashMap<String, Vec<f32>>,
 }
 
 /// Longest reply to the tool proposal prompt.
@@ -100,6 +102,7 @@ impl Pipeline {
             verifier,
             guard: Arc::new(Scanners::new(Default::default())),
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            tool_vectors: std::collections::HashMap::new(),
         })
     }
 
@@ -462,11 +465,15 @@ impl Pipeline {
             return Ok(Some(call));
         };
         let question_vector = self.retriever.embedder().embed(question)?;
-        let tool_vector = self.retriever.embedder().embed(&format!(
-            "{} {}",
-            spec.name.replace('_', " "),
-            spec.description
-        ))?;
+        let description = format!("{} {}", spec.name.replace('_', " "), spec.description);
+        let tool_vector = match self.tool_vectors.get(&description) {
+            Some(vector) => vector.clone(),
+            None => {
+                let vector = self.retriever.embedder().embed(&description)?;
+                self.tool_vectors.insert(description, vector.clone());
+                vector
+            }
+        };
         let similarity: f32 = question_vector
             .iter()
             .zip(&tool_vector)
