@@ -1485,6 +1485,12 @@ fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
         user: context.principal.name.clone(),
         tenant: context.principal.tenant.clone(),
         model: pipeline.model.info.name.clone(),
+        model_detail: format!(
+            "{}, sha256 checked in {:.1} s, loaded in {:.1} s",
+            pipeline.model.info.architecture,
+            pipeline.model.info.verify_ms / 1e3,
+            pipeline.model.info.load_ms / 1e3
+        ),
         installed_models: Manifest::load(&context.config.models_dir)
             .map(|manifest| {
                 manifest
@@ -1546,6 +1552,14 @@ fn serve(context: &identity::Context, args: &ServeArgs) -> anyhow::Result<ExitCo
     let model = LanguageModel::load_on(&manifest, &config.model, config.weights, config.device)
         .with_context(|| format!("loading model `{}`", config.model))?;
     let model_name = model.info.name.clone();
+    let model_info = model.info.clone();
+    eprintln!(
+        "model `{}` ({}): sha256 checked in {:.1} s, loaded in {:.1} s",
+        model_info.name,
+        model_info.architecture,
+        model_info.verify_ms / 1e3,
+        model_info.load_ms / 1e3
+    );
     let guard = Arc::new(guard_scanners(config, Some(embedder.clone()))?);
     let pipeline = Pipeline::new(retriever, model, config.ask.clone())?.with_guard(guard);
     let governance = Arc::new(crate::session::Governance::open(
@@ -1572,6 +1586,7 @@ fn serve(context: &identity::Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         embedder,
         store,
         model_name,
+        model_info,
         started_at: crate::sealed::now(),
         metrics: Default::default(),
     });

@@ -5,8 +5,7 @@
 //! runs behind `catch_unwind` as a last line of defence against panics inside
 //! third-party parsing code.
 
-use std::fs::File;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -16,6 +15,7 @@ use candle_transformers::models::{
     quantized_gemma3, quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
 };
 
+use super::mapped::MappedFile;
 use super::ModelError;
 
 /// The architectures Warden can run. Adding one is adding a variant here.
@@ -53,45 +53,45 @@ impl ModelWeights {
     }
 }
 
-/// Reads the GGUF header (metadata and tensor table) without loading tensors.
-pub fn read_header(path: &Path) -> Result<(File, gguf_file::Content), ModelError> {
+/// Maps a GGUF file and reads its header (metadata and tensor table) without
+/// loading tensors.
+pub fn read_header(path: &Path) -> Result<(MappedFile, gguf_file::Content), ModelError> {
+    let mapped = MappedFile::open(path)?;
+    let content = parse_header(path, mapped.bytes())?;
+    Ok((mapped, content))
+}
+
+/// Reads the header of the GGUF whose bytes are `bytes` (named `path` in errors).
+pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<gguf_file::Content, ModelError> {
     let corrupt = |message: String| ModelError::CorruptModel {
         path: path.to_path_buf(),
         message,
     };
-    let mut file = File::open(path).map_err(|error| ModelError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let file_len = file
-        .metadata()
-        .map_err(|error| ModelError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?
-        .len();
-    let content = catch_unwind(AssertUnwindSafe(|| gguf_file::Content::read(&mut file)))
-        .map_err(|_| corrupt("the GGUF header could not be parsed".into()))?
-        .map_err(|err| corrupt(err.to_string()))?;
+    let file_len = bytes.len() as u64;
+    let content = catch_unwind(AssertUnwindSafe(|| {
+        gguf_file::Content::read(&mut Cursor::new(bytes))
+    }))
+    .map_err(|_| corrupt("the GGUF header could not be parsed".into()))?
+    .map_err(|err| corrupt(err.to_string()))?;
     // Every tensor must lie inside the file: a truncated download fails here,
     // with a clear message, rather than deep inside a tensor read.
     for (name, info) in &content.tensor_infos {
         let block = info.ggml_dtype.block_size() as u64;
         let elements = info.shape.elem_count() as u64;
         let bytes = elements / block.max(1) * info.ggml_dtype.type_size() as u64;
-        let end = content.tensor_data_offset + info.offset + bytes;
-        if end > file_len {
-            return Err(corrupt(format!(
-                "tensor `{name}` ends at byte {end} but the file has {file_len} bytes (truncated?)"
-            )));
+        let end = content
+            .tensor_data_offset
+            .checked_add(info.offset)
+            .and_then(|start| start.checked_add(bytes));
+        match end {
+            Some(end) if end <= file_len => {}
+            _ => return Err(corrupt(format!(
+                "tensor `{name}` ends at byte {} but the file has {file_len} bytes (truncated?)",
+                end.map_or_else(|| "past 2^64".to_string(), |end| end.to_string())
+            ))),
         }
     }
-    file.seek(SeekFrom::Start(0))
-        .map_err(|error| ModelError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-    Ok((file, content))
+    Ok(content)
 }
 
 /// Rewrites every quantised matrix of the model as `target` (Q8_0, say) and
@@ -99,9 +99,9 @@ pub fn read_header(path: &Path) -> Result<(File, gguf_file::Content), ModelError
 /// for some formats and a scalar fallback for others (Q4_1): requantising at
 /// load trades some memory for generation speed. Matrices whose rows do not
 /// divide into `target`'s blocks, and unquantised tensors, are kept as they are.
-pub fn requantize(
+pub fn requantize<R: Read + Seek>(
     path: &Path,
-    file: &mut File,
+    file: &mut R,
     content: &gguf_file::Content,
     target: GgmlDType,
 ) -> Result<(Cursor<Vec<u8>>, gguf_file::Content), ModelError> {

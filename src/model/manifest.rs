@@ -3,16 +3,17 @@
 //! Every file the engine opens (GGUF weights, embedding weights, tokenizers) must
 //! match an entry of `models/manifest.toml` byte for byte. A file that is missing
 //! points at the fetch command; a file whose hash differs, or that no entry pins,
-//! is refused. This module must never open a model, only decide whether one may
-//! be opened.
+//! is refused. This module never parses a model, only decides whether one may
+//! be loaded; the bytes it hashed travel on with its verdict ([`VerifiedFile`])
+//! so that the loader parses exactly what was checked.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+use super::mapped::MappedFile;
 use super::ModelError;
 
 /// The command that puts every pinned model in place.
@@ -54,6 +55,10 @@ struct ManifestFile {
 pub struct VerifiedFile {
     pub path: PathBuf,
     pub entry: ManifestEntry,
+    /// The bytes that were hashed: loading parses these, not a second read.
+    pub mapped: Arc<MappedFile>,
+    /// How long mapping and hashing took.
+    pub verify_ms: f64,
 }
 
 impl Manifest {
@@ -118,7 +123,9 @@ impl Manifest {
                 fetch: FETCH_COMMAND,
             });
         }
-        let actual = sha256_file(&path)?;
+        let started = Instant::now();
+        let mapped = MappedFile::open(&path)?;
+        let actual = mapped.sha256();
         if actual != entry.sha256 {
             return Err(ModelError::HashMismatch {
                 path,
@@ -129,6 +136,8 @@ impl Manifest {
         Ok(VerifiedFile {
             path,
             entry: entry.clone(),
+            mapped: Arc::new(mapped),
+            verify_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }
 
@@ -139,11 +148,15 @@ impl Manifest {
                 path: path.to_path_buf(),
             });
         }
-        let actual = sha256_file(path)?;
+        let started = Instant::now();
+        let mapped = MappedFile::open(path)?;
+        let actual = mapped.sha256();
         if let Some(entry) = self.entries.iter().find(|entry| entry.sha256 == actual) {
             return Ok(VerifiedFile {
                 path: path.to_path_buf(),
                 entry: entry.clone(),
+                mapped: Arc::new(mapped),
+                verify_ms: started.elapsed().as_secs_f64() * 1e3,
             });
         }
         let file_name = path.file_name().and_then(|name| name.to_str());
@@ -165,23 +178,9 @@ impl Manifest {
     }
 }
 
-/// Streams a file through SHA-256 and returns the lowercase hex digest.
+/// The lowercase hex SHA-256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let io_error = |error| ModelError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let mut file = File::open(path).map_err(io_error)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer).map_err(io_error)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(MappedFile::open(path)?.sha256())
 }
 
 /// What `warden models import` records about where a file came from.
@@ -225,7 +224,9 @@ impl Manifest {
         request: &ImportRequest<'_>,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<ManifestEntry, ModelError> {
-        use std::io::Write;
+        use sha2::{Digest, Sha256};
+        use std::fs::File;
+        use std::io::{Read, Write};
         let source = request.source;
         let invalid = |message: String| ModelError::Import {
             path: source.to_path_buf(),

@@ -8,6 +8,7 @@
 pub mod gguf;
 pub mod hub;
 pub mod manifest;
+pub mod mapped;
 pub mod sampler;
 pub mod template;
 pub mod token_stream;
@@ -123,7 +124,10 @@ pub struct ModelInfo {
     pub sha256: String,
     pub architecture: String,
     pub context_length: usize,
-    /// How long loading took (hash check, tokenizer, weights).
+    /// How long mapping the file and checking its sha256 took.
+    pub verify_ms: f64,
+    /// How long building the model from the checked bytes took (header,
+    /// tokenizer, chat template, weights); the time to ready is the sum.
     pub load_ms: f64,
 }
 
@@ -218,7 +222,9 @@ impl LanguageModel {
         let started = std::time::Instant::now();
         let path = &verified.path;
         let _span = tracing::info_span!("load_model", path = %path.display()).entered();
-        let (mut file, content) = gguf::read_header(path)?;
+        let bytes = verified.mapped.bytes();
+        let content = gguf::parse_header(path, bytes)?;
+        let mut file = verified.mapped.reader();
         let architecture = tokenizer::metadata_string(&content, "general.architecture")
             .ok_or_else(|| ModelError::CorruptModel {
                 path: path.clone(),
@@ -282,6 +288,7 @@ impl LanguageModel {
                 sha256: verified.entry.sha256.clone(),
                 architecture,
                 context_length,
+                verify_ms: verified.verify_ms,
                 load_ms: started.elapsed().as_secs_f64() * 1e3,
             },
         })

@@ -140,6 +140,8 @@ pub struct AppState {
     pub embedder: Arc<Embedder>,
     pub store: Arc<dyn KnowledgeStore>,
     pub model_name: String,
+    /// How the loaded model was checked and built (times, architecture), for `/v1/models`.
+    pub model_info: crate::model::ModelInfo,
     pub started_at: u64,
     pub metrics: Metrics,
 }

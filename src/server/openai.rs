@@ -456,7 +456,14 @@ pub async fn models(
     authenticate(&state, &headers).await?;
     let created = state.started_at;
     let mut data = vec![
-        json!({ "id": state.model_name, "object": "model", "created": created, "owned_by": "warden", "loaded": true }),
+        json!({
+            "id": state.model_name, "object": "model", "created": created, "owned_by": "warden",
+            "loaded": true, "architecture": state.model_info.architecture,
+            "context_length": state.model_info.context_length,
+            "sha256": state.model_info.sha256,
+            "verify_ms": state.model_info.verify_ms.round(),
+            "load_ms": state.model_info.load_ms.round(),
+        }),
         json!({ "id": crate::index::embed::EMBEDDING_WEIGHTS, "object": "model", "created": created, "owned_by": "warden", "loaded": true }),
     ];
     // The other generation models installed here: listed, not loaded.

@@ -69,6 +69,8 @@ pub struct Status {
     pub user: String,
     pub tenant: String,
     pub model: String,
+    /// How the model was loaded (architecture, hash check and load times), for `/model`.
+    pub model_detail: String,
     /// The generation models installed here (`/model` lists them).
     pub installed_models: Vec<String>,
     pub documents: usize,
@@ -299,11 +301,15 @@ impl App {
                     .filter(|name| *name != self.status.model)
                     .collect();
                 self.hint = Some(if others.is_empty() {
-                    format!("model `{}`", self.status.model)
+                    format!(
+                        "model `{}` ({})",
+                        self.status.model, self.status.model_detail
+                    )
                 } else {
                     format!(
-                        "model `{}`; also installed: {} (start `warden chat --model NAME` for another)",
+                        "model `{}` ({}); also installed: {} (start `warden chat --model NAME` for another)",
                         self.status.model,
+                        self.status.model_detail,
                         others.join(", ")
                     )
                 })

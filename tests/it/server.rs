@@ -253,6 +253,23 @@ fn http_errors_are_openai_shaped_and_nothing_crosses_tenants() {
     assert_error_shape(&unauthorised, 401);
     assert!(unauthorised.headers.contains("www-authenticate: bearer"));
     assert_error_shape(&get("/v1/models", Some("wdn_forged_token")), 401);
+    // The loaded model is listed with its hash and how long checking and loading took.
+    let listed = get("/v1/models", Some(&globex_reader)).json();
+    let loaded = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|model| model["id"] == SMOLLM2)
+        .cloned()
+        .unwrap();
+    assert_eq!(loaded["loaded"], true, "{loaded}");
+    assert_eq!(loaded["architecture"], "llama", "{loaded}");
+    assert_eq!(
+        loaded["sha256"].as_str().map(str::len),
+        Some(64),
+        "{loaded}"
+    );
+    assert!(loaded["load_ms"].as_f64().unwrap() > 0.0, "{loaded}");
     assert_error_shape(&get("/v1/no-such-endpoint", Some(&globex_reader)), 404);
     assert_error_shape(&get("/v1/chat/completions", Some(&globex_reader)), 405);
     let malformed = http(

@@ -15,6 +15,7 @@ fn status() -> Status {
         user: "ann".into(),
         tenant: "default".into(),
         model: "smollm2-135m".into(),
+        model_detail: "llama, sha256 checked in 0.1 s, loaded in 0.4 s".into(),
         installed_models: vec!["smollm2-135m".into(), "gemma3-270m".into()],
         documents: 33,
         chunks: 412,
@@ -245,6 +246,7 @@ fn keys_type_send_recall_cancel_complete_and_quit() {
     app.on_key(key(KeyCode::Enter));
     let hint = app.hint.clone().unwrap_or_default();
     assert!(hint.contains("also installed: gemma3-270m"), "{hint}");
+    assert!(hint.contains("loaded in 0.4 s"), "{hint}");
     // Ctrl+C quits when nothing is streaming; Ctrl+D always.
     let mut idle = App::new(status());
     assert_eq!(idle.on_key(ctrl('c')), Some(Command::Quit));
