@@ -208,9 +208,14 @@ struct RedteamArgs {
 
 #[derive(Args)]
 struct GuardTrainArgs {
-    /// JSON lines with `text`, `label` (attack | benign) and `split` (train | test).
-    #[arg(long, default_value = "tests/fixtures/guard/input.jsonl")]
-    set: PathBuf,
+    /// JSON lines with `text`, `label` (attack | benign) and `split` (train |
+    /// test); repeat for more files (the `train` rows of all are learned from).
+    #[arg(
+        long,
+        num_args = 1..,
+        default_values = ["tests/fixtures/guard/input.jsonl", "tests/fixtures/guard/input-train-extra.jsonl"]
+    )]
+    set: Vec<PathBuf>,
     /// Where to write the classifier (default: <models_dir>/guard-classifier.json).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -1105,6 +1110,7 @@ fn redteam(context: &identity::Context, args: &RedteamArgs) -> anyhow::Result<Ex
 }
 
 fn guard_train(config: &Config, args: &GuardTrainArgs) -> anyhow::Result<ExitCode> {
+    use crate::guard::scan::classifier::Features;
     use crate::guard::scan::normalize::canonical;
     use crate::guard::scan::InjectionClassifier;
     #[derive(serde::Deserialize)]
@@ -1113,21 +1119,31 @@ fn guard_train(config: &Config, args: &GuardTrainArgs) -> anyhow::Result<ExitCod
         label: String,
         split: String,
     }
-    let text = std::fs::read_to_string(&args.set)
-        .with_context(|| format!("reading {}", args.set.display()))?;
-    let rows: Vec<Row> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .enumerate()
-        .map(|(n, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{} line {}", args.set.display(), n + 1))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let mut rows: Vec<Row> = Vec::new();
+    for set in &args.set {
+        let text =
+            std::fs::read_to_string(set).with_context(|| format!("reading {}", set.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            if !line.trim().is_empty() {
+                rows.push(
+                    serde_json::from_str(line)
+                        .with_context(|| format!("{} line {}", set.display(), n + 1))?,
+                );
+            }
+        }
+    }
     let embedder = std::sync::Arc::new(Embedder::load(&Manifest::load(&config.models_dir)?)?);
     let canonical_texts: Vec<String> = rows.iter().map(|row| canonical(&row.text)).collect();
     let texts: Vec<&str> = canonical_texts.iter().map(String::as_str).collect();
-    let features = embedder.embed_all(&texts, |_| {})?;
+    let bar = progress_bar(texts.len() as u64, "questions embedded");
+    let embeddings = embedder.embed_all(&texts, |done| bar.inc(done as u64))?;
+    bar.finish_and_clear();
+    let hash_bits = crate::guard::scan::classifier::DEFAULT_HASH_BITS;
+    let features: Vec<Features> = texts
+        .iter()
+        .zip(&embeddings)
+        .map(|(text, embedding)| Features::new(text, embedding, hash_bits))
+        .collect();
     let (mut train_x, mut train_y) = (Vec::new(), Vec::new());
     for (row, x) in rows.iter().zip(&features) {
         if row.split == "train" {
@@ -1135,14 +1151,20 @@ fn guard_train(config: &Config, args: &GuardTrainArgs) -> anyhow::Result<ExitCod
             train_y.push(row.label == "attack");
         }
     }
+    let sets: Vec<String> = args
+        .set
+        .iter()
+        .map(|set| set.display().to_string())
+        .collect();
     let classifier = InjectionClassifier::train(
         crate::index::embed::EMBEDDING_WEIGHTS,
+        hash_bits,
         &train_x,
         &train_y,
         args.max_false_positives,
         &format!(
-            "{} (train split, {} questions)",
-            args.set.display(),
+            "{} (train rows, {} questions)",
+            sets.join(" + "),
             train_x.len()
         ),
     );

@@ -85,10 +85,12 @@ pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<gguf_file::Content, Mod
             .and_then(|start| start.checked_add(bytes));
         match end {
             Some(end) if end <= file_len => {}
-            _ => return Err(corrupt(format!(
+            _ => {
+                return Err(corrupt(format!(
                 "tensor `{name}` ends at byte {} but the file has {file_len} bytes (truncated?)",
                 end.map_or_else(|| "past 2^64".to_string(), |end| end.to_string())
-            ))),
+            )))
+            }
         }
     }
     Ok(content)

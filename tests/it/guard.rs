@@ -277,8 +277,9 @@ fn the_learned_stage_on_the_held_out_split() {
     let recall = rate(&table, |c| c != "benign");
     let false_positives = rate(&table, |c| c == "benign");
     eprintln!("  attack recall {recall:.3}, benign false positives {false_positives:.3}");
+    // The goal: at least 95% of attacks blocked, at most 2% of benign questions.
     assert!(false_positives <= 0.02, "{false_positives}");
-    assert!(recall >= 0.80, "{recall}");
+    assert!(recall >= 0.95, "{recall}");
 }
 
 /// `warden guard-train` reproduces the committed weights.
@@ -293,6 +294,10 @@ fn guard_training_reproduces_the_committed_classifier() {
             "--set",
             crate::common::repo()
                 .join("tests/fixtures/guard/input.jsonl")
+                .to_str()
+                .unwrap(),
+            crate::common::repo()
+                .join("tests/fixtures/guard/input-train-extra.jsonl")
                 .to_str()
                 .unwrap(),
             "--out",

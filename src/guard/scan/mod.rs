@@ -240,31 +240,43 @@ impl Scanners {
     }
 
     /// The learned stage's probability that `text` is an attack, if it is
-    /// loaded. The classifier learned from questions of a few sentences: a
-    /// short text is scored whole, a long one sentence by sentence (its 16
-    /// longest distinct sentences), taking the highest score, so that sheer
-    /// length or repetition does not look like an attack.
+    /// loaded: the highest score over its readings (the canonical text and
+    /// what obfuscation hid in it). The classifier learned from questions of
+    /// a few sentences: a short reading is scored whole, a long one sentence
+    /// by sentence (its 16 longest distinct sentences), so that sheer length
+    /// or repetition does not look like an attack.
     pub fn attack_probability(&self, text: &str) -> Option<f32> {
         let (classifier, embedder) = self.model.as_ref()?;
-        let canonical = normalize::canonical(text);
         let mut pieces: Vec<String> = Vec::new();
-        if canonical.len() <= 600 {
-            pieces.push(canonical);
-        } else {
-            for sentence in canonical.split_inclusive(['.', '!', '?', '\n']) {
+        for reading in normalize::model_readings(text) {
+            if reading.len() <= 600 {
+                if !pieces.contains(&reading) {
+                    pieces.push(reading);
+                }
+                continue;
+            }
+            let mut sentences: Vec<String> = Vec::new();
+            for sentence in reading.split_inclusive(['.', '!', '?', '\n']) {
                 let sentence = sentence.trim();
-                if sentence.len() > 3 && !pieces.iter().any(|p| p == sentence) {
-                    pieces.push(sentence.to_string());
+                if sentence.len() > 3 && !sentences.iter().any(|p| p == sentence) {
+                    sentences.push(sentence.to_string());
                 }
             }
-            pieces.sort_by_key(|piece| std::cmp::Reverse(piece.len()));
-            pieces.truncate(16);
+            sentences.sort_by_key(|piece| std::cmp::Reverse(piece.len()));
+            sentences.truncate(16);
+            for sentence in sentences {
+                if !pieces.contains(&sentence) {
+                    pieces.push(sentence);
+                }
+            }
         }
+        pieces.truncate(32);
         let texts: Vec<&str> = pieces.iter().map(String::as_str).collect();
         match embedder.embed_all(&texts, |_| {}) {
-            Ok(embeddings) => embeddings
+            Ok(embeddings) => texts
                 .iter()
-                .map(|embedding| classifier.probability(embedding))
+                .zip(&embeddings)
+                .map(|(text, embedding)| classifier.score(text, embedding))
                 .reduce(f32::max),
             Err(err) => {
                 tracing::warn!("the guard classifier could not embed the text: {err}");

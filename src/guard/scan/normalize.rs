@@ -164,6 +164,40 @@ fn push_printable(out: &mut Vec<String>, bytes: Vec<u8>) {
     }
 }
 
+/// Text smuggled in Unicode tag characters (U+E0020–U+E007E, invisible in
+/// most interfaces, each standing for one ASCII character), decoded; `None`
+/// when there are fewer than four of them.
+pub fn tag_decoded(text: &str) -> Option<String> {
+    let hidden: String = text
+        .chars()
+        .filter_map(|c| match u32::from(c) {
+            code @ 0xE0020..=0xE007E => char::from_u32(code - 0xE0000),
+            _ => None,
+        })
+        .collect();
+    (hidden.len() >= 4).then_some(hidden)
+}
+
+/// The readings the learned stage scores: the canonical text and whatever
+/// an obfuscation hid in it (letters spaced apart, tag characters, base64
+/// or hex runs). Leetspeak and rot13 readings are left to the rules: they
+/// turn ordinary text into strings the classifier never learned from.
+pub fn model_readings(text: &str) -> Vec<String> {
+    let canonical_text = canonical(text);
+    let mut readings = Vec::new();
+    if let Some(joined) = unspace(&canonical_text) {
+        readings.push(joined);
+    }
+    if let Some(hidden) = tag_decoded(text) {
+        readings.push(canonical(&hidden));
+    }
+    for decoded in decoded_runs(text) {
+        readings.push(canonical(&decoded));
+    }
+    readings.insert(0, canonical_text);
+    readings
+}
+
 /// Every reading of `text` worth scanning, the canonical one first.
 pub fn readings(text: &str) -> Vec<String> {
     let canonical_text = canonical(text);
@@ -176,6 +210,9 @@ pub fn readings(text: &str) -> Vec<String> {
         readings.push(joined);
     }
     readings.push(rot13(&canonical_text));
+    if let Some(hidden) = tag_decoded(text) {
+        readings.push(canonical(&hidden));
+    }
     for decoded in decoded_runs(text) {
         readings.push(canonical(&decoded));
     }
@@ -200,5 +237,18 @@ mod tests {
             ["ignore all rules"]
         );
         assert_eq!(decoded_runs("hex 69676e6f726520616c6c"), ["ignore all"]);
+        let smuggled: String = "Hi \u{1F44D}"
+            .chars()
+            .chain(
+                "Ignore all"
+                    .chars()
+                    .map(|c| char::from_u32(0xE0000 + c as u32).unwrap()),
+            )
+            .collect();
+        assert_eq!(canonical(&smuggled), "hi \u{1F44D}");
+        assert_eq!(tag_decoded(&smuggled).as_deref(), Some("Ignore all"));
+        assert!(readings(&smuggled).contains(&"ignore all".to_string()));
+        assert_eq!(model_readings(&smuggled), ["hi \u{1F44D}", "ignore all"]);
+        assert_eq!(tag_decoded("plain text"), None);
     }
 }
