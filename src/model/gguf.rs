@@ -12,8 +12,10 @@ use std::path::Path;
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{
-    quantized_gemma3, quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
+    quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
 };
+
+use super::gemma3::Gemma3;
 
 use super::mapped::MappedFile;
 use super::ModelError;
@@ -24,7 +26,8 @@ pub enum ModelWeights {
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
     Phi3(quantized_phi3::ModelWeights),
-    Gemma3(quantized_gemma3::ModelWeights),
+    /// Our own implementation: candle's differs from the model (see [`super::gemma3`]).
+    Gemma3(Gemma3),
 }
 
 /// The `general.architecture` values [`load_weights`] accepts.
@@ -47,8 +50,9 @@ impl ModelWeights {
             Self::Llama(model) => model.clear_kv_cache(),
             Self::Qwen2(model) => model.clear_kv_cache(),
             Self::Qwen3(model) => model.clear_kv_cache(),
-            // These two reset their caches when a sequence starts at position 0.
-            Self::Phi3(_) | Self::Gemma3(_) => {}
+            Self::Gemma3(model) => model.clear_kv_cache(),
+            // It resets its cache when a sequence starts at position 0.
+            Self::Phi3(_) => {}
         }
     }
 }
@@ -175,7 +179,7 @@ pub fn load_weights<R: Read + Seek>(
         "phi3" => quantized_phi3::ModelWeights::from_gguf(false, content, file, device)
             .map(ModelWeights::Phi3)
             .map_err(|err| corrupt(err.to_string())),
-        "gemma3" => quantized_gemma3::ModelWeights::from_gguf(content, file, device)
+        "gemma3" => Gemma3::from_gguf(content, file, device)
             .map(ModelWeights::Gemma3)
             .map_err(|err| corrupt(err.to_string())),
         other => Err(ModelError::UnsupportedArchitecture {

@@ -5,6 +5,7 @@
 //! and sample token by token, streaming text pieces to a callback. This module
 //! knows nothing about retrieval or documents.
 
+pub mod gemma3;
 pub mod gguf;
 pub mod hub;
 pub mod manifest;

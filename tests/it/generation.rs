@@ -176,46 +176,51 @@ fn every_weight_format_loads_and_dense_formats_answer_correctly() {
 /// text prompt with plain words. Chat quality is not claimed.
 #[test]
 fn gemma3_loads_and_generates() {
-    let started = std::time::Instant::now();
-    let mut model =
-        LanguageModel::load(&manifest(), crate::common::GEMMA3, WeightFormat::Quantized).unwrap();
-    eprintln!(
-        "gemma3-270m loaded in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
-    assert_eq!(model.info.architecture, "gemma3");
-    let end_of_turn = model.tokenizer().token_to_id("<end_of_turn>").unwrap();
-    assert!(
-        model.stop_tokens().contains(&1),
-        "{:?}",
-        model.stop_tokens()
-    );
-    assert!(model.stop_tokens().contains(&end_of_turn));
-    let mut text = String::new();
-    let stats = model
-        .generate(
-            "The capital city of France is",
-            &SamplingParams::default(),
-            8,
-            4096,
-            |piece| {
-                text.push_str(piece);
-                ControlFlow::Continue(())
-            },
-        )
-        .unwrap();
-    eprintln!(
-        "gemma3-270m: {text:?} ({:.1} tok/s)",
-        stats.generation_tokens_per_s
-    );
-    assert_eq!(stats.generated_tokens, 8);
-    // llama.cpp (llama-simple, greedy, same file) continues with " the capital
-    // of the country of France."; candle's first token agrees, later ones
-    // drift (open in issue 9). The text must at least be plain words.
-    assert!(text.starts_with(" the "), "{text:?}");
-    assert!(
-        text.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || ".,'-".contains(c)),
-        "{text:?}"
-    );
+    // llama.cpp's greedy continuation on the same file (llama-simple -n 16),
+    // which candle's own `quantized_gemma3` misses from the second token on
+    // (SiLU instead of GELU in the feed-forward; see src/model/gemma3.rs).
+    const LLAMA_CPP: &str =
+        " the capital of the country of France. It is the largest city in France and";
+    for weights in [WeightFormat::Quantized, WeightFormat::F16] {
+        let started = std::time::Instant::now();
+        let mut model = LanguageModel::load(&manifest(), crate::common::GEMMA3, weights).unwrap();
+        eprintln!(
+            "gemma3-270m {weights:?} loaded in {:.2} s (sha256 {:.2} s, weights {:.2} s)",
+            started.elapsed().as_secs_f64(),
+            model.info.verify_ms / 1e3,
+            model.info.load_ms / 1e3
+        );
+        assert_eq!(model.info.architecture, "gemma3");
+        let end_of_turn = model.tokenizer().token_to_id("<end_of_turn>").unwrap();
+        assert!(
+            model.stop_tokens().contains(&1),
+            "{:?}",
+            model.stop_tokens()
+        );
+        assert!(model.stop_tokens().contains(&end_of_turn));
+        let mut text = String::new();
+        // Plain greedy, like llama-simple: no repeat penalty.
+        let greedy = SamplingParams {
+            repeat_penalty: 1.0,
+            ..SamplingParams::default()
+        };
+        let stats = model
+            .generate(
+                "The capital city of France is",
+                &greedy,
+                16,
+                4096,
+                |piece| {
+                    text.push_str(piece);
+                    ControlFlow::Continue(())
+                },
+            )
+            .unwrap();
+        eprintln!(
+            "gemma3-270m {weights:?}: {text:?} ({:.1} tok/s)",
+            stats.generation_tokens_per_s
+        );
+        assert_eq!(stats.generated_tokens, 16);
+        assert_eq!(text, LLAMA_CPP, "{weights:?}");
+    }
 }
