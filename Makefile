@@ -64,6 +64,10 @@ peers: models
 	bash benches/peers/llama-bench.sh SmolLM2-135M-Instruct.Q4_1.gguf --save
 	bash benches/peers/llama-bench.sh qwen2.5-coder-0.5b-instruct-q4_k_m.gguf --save
 	bash benches/peers/llama-bench.sh gemma-3-270m-q4_k_m.gguf --save
+	@# The optional larger model, when installed (scripts/fetch-models qwen2.5-coder-1.5b).
+	if [ -f models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf ]; then \
+		bash benches/peers/llama-bench.sh qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --save; fi
+	bash benches/peers/llama-load-time.sh --save
 	target/peers/venv/bin/python benches/peers/sentence-transformers-bench.py
 
 clean-demo:

@@ -28,7 +28,9 @@
 //!   output stages) over 1 KB of answer-like text; `guard/input-question-with-
 //!   classifier`: the input stage on one question, learned classifier included.
 //!
-//! Peak resident memory after each model load is printed at the end.
+//! Peak resident memory and the load time (hash check, then building the
+//! weights) of each model are printed at the end. The optional
+//! `qwen2.5-coder-1.5b` is benched when it is installed.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -96,8 +98,9 @@ fn bench_model(c: &mut Criterion, memory: &mut Vec<String>, name: &str, weights:
     let before = resident_kib("VmRSS:");
     let mut model = LanguageModel::load(&manifest, name, weights).unwrap();
     memory.push(format!(
-        "{name} {weights:?}: +{} MiB resident after load, loaded in {:.0} ms",
+        "{name} {weights:?}: +{} MiB resident after load; sha256 checked in {:.0} ms, loaded in {:.0} ms",
         resident_kib("VmRSS:").saturating_sub(before) / 1024,
+        model.info.verify_ms,
         model.info.load_ms
     ));
     model.disable_stop_tokens();
@@ -567,7 +570,12 @@ fn main() {
             .as_deref()
             .is_some_and(|filter| model.contains(filter) || filter.contains(model))
     };
-    let models = ["smollm2-135m", "qwen2.5-coder-0.5b", "gemma3-270m"];
+    let models = [
+        "smollm2-135m",
+        "qwen2.5-coder-0.5b",
+        "gemma3-270m",
+        "qwen2.5-coder-1.5b",
+    ];
     let one_model = models.iter().any(|model| names_a_model(model));
     if wants("prefill") || wants("decode") || one_model {
         for (model, weights) in [
@@ -577,8 +585,21 @@ fn main() {
             ("qwen2.5-coder-0.5b", WeightFormat::F16),
             ("gemma3-270m", WeightFormat::Quantized),
             ("gemma3-270m", WeightFormat::F16),
+            // Optional: benched when installed (`scripts/fetch-models qwen2.5-coder-1.5b`).
+            ("qwen2.5-coder-1.5b", WeightFormat::F16),
         ] {
             if one_model && !names_a_model(model) {
+                continue;
+            }
+            let installed = Manifest::load(&repo().join("models"))
+                .ok()
+                .and_then(|manifest| {
+                    let entry = manifest.entry(model)?;
+                    Some(manifest.models_dir.join(&entry.file).is_file())
+                })
+                .unwrap_or(false);
+            if !installed {
+                println!("{model}: not installed, skipped");
                 continue;
             }
             bench_model(&mut criterion, &mut memory, model, weights);

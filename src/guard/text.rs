@@ -294,7 +294,7 @@ pub struct Word {
     pub currency: Option<&'static str>,
 }
 
-/// A number with a unit, in the unit's base (seconds, days or months).
+/// A number with a unit, in the unit's base (seconds, or months for months and years).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quantity {
     pub value: f64,
@@ -314,9 +314,10 @@ fn unit(word: &str) -> Option<(f64, &'static str)> {
         "s" | "sec" | "secs" | "second" | "seconds" => (1.0, "s"),
         "min" | "mins" | "minute" | "minutes" => (60.0, "s"),
         "h" | "hr" | "hrs" | "hour" | "hours" => (3600.0, "s"),
-        "day" | "days" => (1.0, "d"),
-        "week" | "weeks" => (7.0, "d"),
-        "fortnight" | "fortnights" => (14.0, "d"),
+        // Days in seconds too: "two days" is "48 hours".
+        "day" | "days" => (86_400.0, "s"),
+        "week" | "weeks" => (604_800.0, "s"),
+        "fortnight" | "fortnights" => (1_209_600.0, "s"),
         "month" | "months" => (1.0, "mo"),
         "year" | "years" => (12.0, "mo"),
         _ => return None,
@@ -1104,6 +1105,17 @@ mod tests {
         let words = analyse("The €1,500 limit, 28 days and version 4.3.1.");
         let numbers: Vec<_> = words.iter().filter_map(|w| w.number).collect();
         assert_eq!(numbers, vec![1500.0, 28.0]);
+        // Durations compare across units: two days are 48 hours, a year is 12 months.
+        let quantity = |text: &str| {
+            analyse(text)
+                .into_iter()
+                .find_map(|word| word.quantity)
+                .unwrap()
+        };
+        assert!(quantity("two days").same(&quantity("48 hours")));
+        assert!(quantity("2 weeks").same(&quantity("14 days")));
+        assert!(quantity("1 year").same(&quantity("12 months")));
+        assert!(!quantity("2 days").same(&quantity("2 hours")));
     }
 
     #[test]

@@ -211,9 +211,7 @@ impl Gemma3 {
         let local_rotary = Rotary::new(local_base, head_dim, positions, device)?;
 
         let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let embeddings = tensor("token_embd.weight")?
-            .dequantize(device)?
-            .to_dtype(DType::F16)?;
+        let embeddings = tensor("token_embd.weight")?.dequantize_f16(device)?;
         let output = match tensor("output.weight") {
             Ok(output) => output,
             // Tied embeddings: the output matrix is the embedding matrix.
