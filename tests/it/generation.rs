@@ -224,3 +224,50 @@ fn gemma3_loads_and_generates() {
         assert_eq!(text, LLAMA_CPP, "{weights:?}");
     }
 }
+
+/// The bundled models' greedy continuations are llama.cpp's on the same files
+/// (`llama-simple -n 16`, recorded 2026-11-25): the architectures candle
+/// provides compute what the reference engine computes, in every weight format.
+#[test]
+fn greedy_output_matches_llama_cpp_on_the_bundled_models() {
+    let cases = [
+        (
+            SMOLLM2,
+            " Paris.\n\nThe United States has a population of approximately 311",
+        ),
+        (
+            QWEN2,
+            " Paris.\n\nTo determine the capital city of France, we need to recall the capital",
+        ),
+    ];
+    let greedy = SamplingParams {
+        repeat_penalty: 1.0,
+        ..SamplingParams::default()
+    };
+    let mut mismatches = Vec::new();
+    for (name, expected) in cases {
+        for weights in [WeightFormat::Quantized, WeightFormat::F16] {
+            let mut model = LanguageModel::load(&manifest(), name, weights).unwrap();
+            let mut text = String::new();
+            model
+                .generate(
+                    "The capital city of France is",
+                    &greedy,
+                    16,
+                    4096,
+                    |piece| {
+                        text.push_str(piece);
+                        ControlFlow::Continue(())
+                    },
+                )
+                .unwrap();
+            eprintln!("{name} {weights:?}: {text:?}");
+            if text != expected {
+                mismatches.push(format!(
+                    "{name} {weights:?}: {text:?}, llama.cpp {expected:?}"
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
