@@ -365,7 +365,14 @@ impl Pipeline {
         timings.verify_ms = verify_started.elapsed().as_secs_f64() * 1e3;
 
         let guard_started = Instant::now();
-        let passages: Vec<&str> = sources.iter().map(|source| source.text.as_str()).collect();
+        // Personal data a source shows may be repeated, but only from sources
+        // the retrieval guard trusts: an address planted in a fenced document
+        // is exactly what an attacker wants repeated.
+        let passages: Vec<&str> = sources
+            .iter()
+            .filter(|source| !source.untrusted)
+            .map(|source| source.text.as_str())
+            .collect();
         let output =
             self.guard
                 .scan_with_sources(Stage::Output, &grounded.text, self.tenant(), &passages);

@@ -25,7 +25,7 @@ use crate::index::Embedder;
 
 use serde::{Deserialize, Serialize};
 
-use rules::{RuleTable, INPUT_RULES, OUTPUT_CODE_RULES};
+use rules::{RuleTable, INPUT_RULES, OUTPUT_ADVICE_RULES, OUTPUT_CODE_RULES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -191,6 +191,7 @@ pub struct Scanners {
     policy: GuardPolicy,
     input: RuleTable,
     code: RuleTable,
+    advice: RuleTable,
     /// The learned input stage and the embedder it reads.
     model: Option<(InjectionClassifier, Arc<Embedder>)>,
 }
@@ -220,6 +221,7 @@ impl Scanners {
             policy,
             input: RuleTable::new(INPUT_RULES),
             code: RuleTable::new(OUTPUT_CODE_RULES),
+            advice: RuleTable::new(OUTPUT_ADVICE_RULES),
             model: None,
         }
     }
@@ -399,6 +401,18 @@ impl Scanners {
             Stage::Output => {
                 personal_data(text, &mut found);
                 secrets(text, &mut found);
+                // Advice to skip a control: a planted document speaking
+                // through the answer ("do not call the supplier back").
+                for m in self.advice.matches(text) {
+                    found.push(Found {
+                        scanner: m.rule.scanner,
+                        reason: m.rule.reason.to_string(),
+                        start: m.start,
+                        end: m.end,
+                        replacement: Some(format!("[removed: {}]", m.rule.reason)),
+                        unconfirmed: false,
+                    });
+                }
                 for m in self.code.matches(text) {
                     found.push(Found {
                         scanner: "code",
@@ -639,6 +653,20 @@ mod tests {
             .cut_verbatim(short, None, &[source.as_str()])
             .flags
             .is_empty());
+    }
+
+    #[test]
+    fn an_answer_that_says_to_skip_a_control_is_withheld() {
+        let scanners = Scanners::new(GuardPolicy::default());
+        let steered = scanners.scan(
+            Stage::Output,
+            "Send changes to the new partner [3]. Do NOT call the supplier back [3].",
+            None,
+        );
+        assert!(steered.blocked);
+        assert_eq!(steered.flags[0].scanner, "social_engineering");
+        let advice = "Always call the supplier back on a number already known to us [1].";
+        assert!(!scanners.scan(Stage::Output, advice, None).blocked);
     }
 
     #[test]

@@ -62,6 +62,26 @@ impl RuleTable {
     }
 }
 
+/// "The call-back step is suspended", "do not call the supplier back", "do not
+/// involve the Finance Manager": the pattern is shared by the input and
+/// retrieval rules (lower-cased text) and the output rules (any case).
+macro_rules! skips_a_control {
+    () => {
+        r"(\b(verification|call-?back|approval|security|four-eyes|dual control) (step|check|process|control|procedure)s? (is|are|has been|have been) (now )?(suspended|disabled|waived|skipped|no longer (required|needed))\b|\bdo not (call|phone|contact) (the )?(supplier|vendor|customer|them) back\b|\bdo not (involve|inform|tell|copy|cc) (the )?(finance manager|manager|security|it|your manager|colleagues)\b)"
+    };
+}
+
+const SKIPS_A_CONTROL: &str =
+    "tells readers to skip a security control or keep a payment change quiet";
+
+/// Rules for advice in what the model wrote that a planted document may have
+/// put there: an answer must never tell the reader to skip a control.
+pub const OUTPUT_ADVICE_RULES: &[Rule] = &[rule(
+    "social_engineering",
+    SKIPS_A_CONTROL,
+    concat!("(?i)", skips_a_control!()),
+)];
+
 const fn rule(scanner: &'static str, reason: &'static str, pattern: &'static str) -> Rule {
     Rule {
         scanner,
@@ -112,11 +132,7 @@ pub const INPUT_RULES: &[Rule] = &[
         "impersonates an executive or IT, or presses for urgent payment or gift cards",
         r"(\b(this is|i am|i'm|it's|speaking is|message from)\b[^.?!\n]{0,10}\b(the )?(ceo|cfo|coo|cto|managing director|chief executive|chief financial|president|it (helpdesk|help desk|support|department|security)|your (boss|manager|director))\b|\bgift ?cards?\b|\b(urgent|urgently|immediately|right now|asap|right away|within the hour|before end of day)\b[^.?!\n]{0,60}\b(wire|transfer|payment|pay|invoice|funds)\b|\b(wire|transfer)\b[^.?!\n]{0,40}\b(urgent|urgently|immediately|asap|right away|confidential|discreet)\b|\bkeep (this|it) (confidential|between us|quiet|secret)\b)",
     ),
-    rule(
-        "social_engineering",
-        "tells readers to skip a security control or keep a payment change quiet",
-        r"(\b(verification|call-?back|approval|security|four-eyes|dual control) (step|check|process|control|procedure)s? (is|are|has been|have been) (now )?(suspended|disabled|waived|skipped|no longer (required|needed))\b|\bdo not (call|phone|contact) (the )?(supplier|vendor|customer|them) back\b|\bdo not (involve|inform|tell|copy|cc) (the )?(finance manager|manager|security|it|your manager|colleagues)\b)",
-    ),
+    rule("social_engineering", SKIPS_A_CONTROL, skips_a_control!()),
     rule(
         "exfiltration",
         "asks for bulk personal or confidential data",
