@@ -82,7 +82,7 @@ struct Layer {
 }
 
 impl Layer {
-    fn attention(&mut self, x: &Tensor, start: usize) -> Result<Tensor> {
+    fn attention(&mut self, x: &Tensor, start: usize, masks: &Masks) -> Result<Tensor> {
         let (batch, seq, _) = x.dims3()?;
         let split = |t: Tensor, heads: usize| {
             t.reshape((batch, seq, heads, self.head_dim))?
@@ -102,13 +102,16 @@ impl Layer {
             _ => (k, v),
         };
         self.cache = Some((k.clone(), v.clone()));
-        let total = k.dim(2)?;
         let groups = self.heads / self.kv_heads;
         let k = candle_transformers::utils::repeat_kv(k, groups)?.contiguous()?;
         let v = candle_transformers::utils::repeat_kv(v, groups)?.contiguous()?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let mut scores = (q.matmul(&k.t()?)? * scale)?;
-        if let Some(mask) = attention_mask(seq, start, total, self.window, x.device())? {
+        let mask = match self.window {
+            Some(_) => &masks.local,
+            None => &masks.global,
+        };
+        if let Some(mask) = mask {
             scores = scores.broadcast_add(&mask)?;
         }
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
@@ -120,14 +123,21 @@ impl Layer {
         self.attention_out.forward(&out)
     }
 
-    fn forward(&mut self, x: &Tensor, start: usize) -> Result<Tensor> {
-        let attended = self.attention(&self.attention_norm.forward(x)?, start)?;
+    fn forward(&mut self, x: &Tensor, start: usize, masks: &Masks) -> Result<Tensor> {
+        let attended = self.attention(&self.attention_norm.forward(x)?, start, masks)?;
         let x = (self.post_attention_norm.forward(&attended)? + x)?;
         let normed = self.ffn_norm.forward(&x)?;
         let gated = (self.gate.forward(&normed)?.gelu()? * self.up.forward(&normed)?)?;
         let fed = self.post_ffn_norm.forward(&self.down.forward(&gated)?)?;
         fed + x
     }
+}
+
+/// The two masks of one forward pass, built once and shared by the layers of
+/// each kind (`None` where nothing is hidden).
+struct Masks {
+    global: Option<Tensor>,
+    local: Option<Tensor>,
 }
 
 /// Additive mask `(seq, total)` for queries at positions `start..start + seq`
@@ -159,6 +169,19 @@ fn attention_mask(
         })
         .collect();
     Tensor::from_vec(mask, (seq, total), device).map(Some)
+}
+
+fn load_norm<R: std::io::Read + std::io::Seek>(
+    content: &gguf_file::Content,
+    reader: &mut R,
+    name: &str,
+    eps: f64,
+    device: &Device,
+) -> Result<RmsNorm> {
+    Ok(RmsNorm::new(
+        content.tensor(reader, name, device)?.dequantize(device)?,
+        eps,
+    ))
 }
 
 /// A Gemma 3 text model with its KV cache.
@@ -202,9 +225,10 @@ impl Gemma3 {
         let positions = count("context_length")
             .unwrap_or(MAX_POSITIONS)
             .min(MAX_POSITIONS);
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || head_dim % 2 != 0 {
+        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || head_dim % 2 != 0 || window == 0
+        {
             return Err(candle_core::Error::Msg(format!(
-                "unusable attention shape: {heads} heads, {kv_heads} key/value heads, head size {head_dim}"
+                "unusable attention shape: {heads} heads, {kv_heads} key/value heads, head size {head_dim}, sliding window {window}"
             )));
         }
         let global_rotary = Rotary::new(global_base, head_dim, positions, device)?;
@@ -218,21 +242,11 @@ impl Gemma3 {
             Err(_) => tensor("token_embd.weight")?,
         };
         let output = QMatMul::from_qtensor(output)?;
-        let mut norm = |name: &str| -> Result<RmsNorm> {
-            Ok(RmsNorm::new(tensor(name)?.dequantize(device)?, eps))
-        };
-        let final_norm = norm("output_norm.weight")?;
+        let final_norm = load_norm(&content, reader, "output_norm.weight", eps, device)?;
         let mut layers = Vec::with_capacity(blocks);
         for index in 0..blocks {
             let name = |part: &str| format!("blk.{index}.{part}.weight");
-            let mut norm = |part: &str| -> Result<RmsNorm> {
-                Ok(RmsNorm::new(
-                    content
-                        .tensor(reader, &name(part), device)?
-                        .dequantize(device)?,
-                    eps,
-                ))
-            };
+            let mut norm = |part: &str| load_norm(&content, reader, &name(part), eps, device);
             let attention_norm = norm("attn_norm")?;
             let query_norm = norm("attn_q_norm")?;
             let key_norm = norm("attn_k_norm")?;
@@ -283,6 +297,9 @@ impl Gemma3 {
     /// position 0 replaces whatever the cache held.
     pub fn forward(&mut self, tokens: &Tensor, start: usize) -> Result<Tensor> {
         let (batch, seq) = tokens.dims2()?;
+        if seq == 0 {
+            return Err(candle_core::Error::Msg("no tokens to run".into()));
+        }
         let ids = tokens.flatten_all()?;
         let mut x = self
             .embeddings
@@ -290,8 +307,18 @@ impl Gemma3 {
             .to_dtype(DType::F32)?
             .reshape((batch, seq, self.width))?;
         x = (x * (self.width as f64).sqrt())?;
+        // Keys after this call: the cached positions and the new ones.
+        let total = start + seq;
+        let window = self.layers.iter().find_map(|layer| layer.window);
+        let masks = Masks {
+            global: attention_mask(seq, start, total, None, x.device())?,
+            local: match window {
+                Some(window) => attention_mask(seq, start, total, Some(window), x.device())?,
+                None => None,
+            },
+        };
         for layer in &mut self.layers {
-            x = layer.forward(&x, start)?;
+            x = layer.forward(&x, start, &masks)?;
         }
         let last = x.i((.., seq - 1, ..))?;
         let last = self.norm.forward(&last)?;

@@ -176,11 +176,26 @@ fn every_weight_format_loads_and_dense_formats_answer_correctly() {
 /// text prompt with plain words. Chat quality is not claimed.
 #[test]
 fn gemma3_loads_and_generates() {
-    // llama.cpp's greedy continuation on the same file (llama-simple -n 16),
+    // llama.cpp's greedy continuations on the same file (llama-simple),
     // which candle's own `quantized_gemma3` misses from the second token on
     // (SiLU instead of GELU in the feed-forward; see src/model/gemma3.rs).
     const LLAMA_CPP: &str =
         " the capital of the country of France. It is the largest city in France and";
+    // An 800-token prompt runs the sliding-window path past the 512-token
+    // window, in the prompt and while generating. Only that it runs is
+    // asserted: token-for-token parity with llama.cpp does not hold this far
+    // in (llama.cpp keeps its KV cache in f16, Warden in f32; already at 420
+    // tokens the two pick different wordings), and 14 greedy tokens of a
+    // 270M base model do not reliably state the answer.
+    let policy: String =
+        std::fs::read_to_string(crate::common::knowledge_dir().join("hr/leave-policy.md"))
+            .unwrap()
+            .chars()
+            .take(3200)
+            .collect();
+    let long_prompt = format!(
+        "{policy}\n\nQuestion: How many days of paid annual leave does a full-time employee get, and how many can be carried over?\nAnswer:"
+    );
     for weights in [WeightFormat::Quantized, WeightFormat::F16] {
         let started = std::time::Instant::now();
         let mut model = LanguageModel::load(&manifest(), crate::common::GEMMA3, weights).unwrap();
@@ -198,31 +213,31 @@ fn gemma3_loads_and_generates() {
             model.stop_tokens()
         );
         assert!(model.stop_tokens().contains(&end_of_turn));
-        let mut text = String::new();
-        // Plain greedy, like llama-simple: no repeat penalty.
-        let greedy = SamplingParams {
-            repeat_penalty: 1.0,
-            ..SamplingParams::default()
-        };
-        let stats = model
-            .generate(
-                "The capital city of France is",
-                &greedy,
-                16,
-                4096,
-                |piece| {
-                    text.push_str(piece);
-                    ControlFlow::Continue(())
-                },
-            )
-            .unwrap();
-        eprintln!(
-            "gemma3-270m {weights:?}: {text:?} ({:.1} tok/s)",
-            stats.generation_tokens_per_s
-        );
-        assert_eq!(stats.generated_tokens, 16);
+        let text = greedy_text(&mut model, "The capital city of France is", 16);
+        eprintln!("gemma3-270m {weights:?}: {text:?}");
         assert_eq!(text, LLAMA_CPP, "{weights:?}");
+        assert!(model.count_tokens(&long_prompt).unwrap() > 512);
+        let long = greedy_text(&mut model, &long_prompt, 14);
+        eprintln!("gemma3-270m {weights:?}, long prompt: {long:?}");
     }
+}
+
+/// Plain greedy generation, like llama-simple (no repeat penalty): exactly
+/// `tokens` tokens, returned as text.
+fn greedy_text(model: &mut LanguageModel, prompt: &str, tokens: usize) -> String {
+    let greedy = SamplingParams {
+        repeat_penalty: 1.0,
+        ..SamplingParams::default()
+    };
+    let mut text = String::new();
+    let stats = model
+        .generate(prompt, &greedy, tokens, 4096, |piece| {
+            text.push_str(piece);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(stats.generated_tokens, tokens, "{text:?}");
+    text
 }
 
 /// The bundled models' greedy continuations are llama.cpp's on the same files
@@ -240,27 +255,11 @@ fn greedy_output_matches_llama_cpp_on_the_bundled_models() {
             " Paris.\n\nTo determine the capital city of France, we need to recall the capital",
         ),
     ];
-    let greedy = SamplingParams {
-        repeat_penalty: 1.0,
-        ..SamplingParams::default()
-    };
     let mut mismatches = Vec::new();
     for (name, expected) in cases {
         for weights in [WeightFormat::Quantized, WeightFormat::F16] {
             let mut model = LanguageModel::load(&manifest(), name, weights).unwrap();
-            let mut text = String::new();
-            model
-                .generate(
-                    "The capital city of France is",
-                    &greedy,
-                    16,
-                    4096,
-                    |piece| {
-                        text.push_str(piece);
-                        ControlFlow::Continue(())
-                    },
-                )
-                .unwrap();
+            let text = greedy_text(&mut model, "The capital city of France is", 16);
             eprintln!("{name} {weights:?}: {text:?}");
             if text != expected {
                 mismatches.push(format!(
