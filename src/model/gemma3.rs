@@ -112,7 +112,7 @@ impl Layer {
             None => &masks.global,
         };
         if let Some(mask) = mask {
-            scores = scores.broadcast_add(&mask)?;
+            scores = scores.broadcast_add(mask)?;
         }
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((
