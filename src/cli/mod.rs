@@ -1125,10 +1125,21 @@ fn guard_train(config: &Config, args: &GuardTrainArgs) -> anyhow::Result<ExitCod
             std::fs::read_to_string(set).with_context(|| format!("reading {}", set.display()))?;
         for (n, line) in text.lines().enumerate() {
             if !line.trim().is_empty() {
-                rows.push(
-                    serde_json::from_str(line)
-                        .with_context(|| format!("{} line {}", set.display(), n + 1))?,
-                );
+                let row: Row = serde_json::from_str(line)
+                    .with_context(|| format!("{} line {}", set.display(), n + 1))?;
+                // A misspelt label would silently train an attack as benign.
+                if !matches!(row.label.as_str(), "attack" | "benign")
+                    || !matches!(row.split.as_str(), "train" | "test")
+                {
+                    anyhow::bail!(
+                        "{} line {}: label must be `attack` or `benign` and split `train` or `test` (got `{}`, `{}`)",
+                        set.display(),
+                        n + 1,
+                        row.label,
+                        row.split
+                    );
+                }
+                rows.push(row);
             }
         }
     }
