@@ -106,9 +106,9 @@ impl MappedFile {
         let end = ((offset + len).min(map.len()) / page) * page;
         if end > start {
             // SAFETY: the mapping is read-only and backed by the file, so
-            // MADV_DONTNEED discards no data: the next access faults the same
-            // bytes back in from the page cache. No reference into the
-            // released range outlives this call (readers copy out of it).
+            // MADV_DONTNEED discards no data and invalidates no reference:
+            // the next access faults the same bytes back in from the page
+            // cache (or the file), exactly like a page the kernel evicted.
             let _ = unsafe {
                 map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
             };
