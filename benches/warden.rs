@@ -578,14 +578,16 @@ fn main() {
     ];
     let one_model = models.iter().any(|model| names_a_model(model));
     if wants("prefill") || wants("decode") || one_model {
+        // Packed is the default; f16 is the previous default, kept beside it.
         for (model, weights) in [
-            ("smollm2-135m", WeightFormat::Quantized),
+            ("smollm2-135m", WeightFormat::Packed),
             ("smollm2-135m", WeightFormat::F16),
-            ("smollm2-135m", WeightFormat::F32),
+            ("qwen2.5-coder-0.5b", WeightFormat::Packed),
             ("qwen2.5-coder-0.5b", WeightFormat::F16),
-            ("gemma3-270m", WeightFormat::Quantized),
+            ("gemma3-270m", WeightFormat::Packed),
             ("gemma3-270m", WeightFormat::F16),
             // Optional: benched when installed (`scripts/fetch-models qwen2.5-coder-1.5b`).
+            ("qwen2.5-coder-1.5b", WeightFormat::Packed),
             ("qwen2.5-coder-1.5b", WeightFormat::F16),
         ] {
             if one_model && !names_a_model(model) {

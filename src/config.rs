@@ -249,7 +249,7 @@ impl Config {
                 name: "weights",
                 message,
             })?,
-            None => WeightFormat::F16,
+            None => WeightFormat::Packed,
         };
         let positive = |name: &'static str, value: Option<usize>, default: usize| {
             let value = value.unwrap_or(default);

@@ -13,9 +13,16 @@
 //! shared pair of rotary tables sized to the context. Its greedy output is
 //! tested token for token against llama.cpp's.
 
-use candle_core::quantized::{gguf_file, QMatMul};
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use std::sync::Arc;
+
+use candle_core::quantized::{gguf_file, QMatMul, QTensor};
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::RmsNorm;
+
+use super::layers::{
+    attention_mask, grouped_attention, load_embeddings_and_output, load_norm, KvCache, Rotary,
+};
+use super::packed::{load_matrix, Projection};
 
 /// Every sixth layer attends globally unless the file says otherwise.
 const DEFAULT_GLOBAL_EVERY: usize = 6;
@@ -25,51 +32,18 @@ const DEFAULT_LOCAL_ROPE_BASE: f32 = 10_000.0;
 /// prompts need; a longer sequence is an error, not a panic).
 const MAX_POSITIONS: usize = 32_768;
 
-/// Cosine and sine of every position's rotation angles, `(positions, head_dim / 2)`.
-#[derive(Debug, Clone)]
-struct Rotary {
-    cos: Tensor,
-    sin: Tensor,
-}
-
-impl Rotary {
-    fn new(base: f32, head_dim: usize, positions: usize, device: &Device) -> Result<Self> {
-        let inverse: Vec<f32> = (0..head_dim / 2)
-            .map(|i| 1.0 / base.powf(2.0 * i as f32 / head_dim as f32))
-            .collect();
-        let inverse = Tensor::from_vec(inverse, (1, head_dim / 2), device)?;
-        let positions = Tensor::arange(0u32, positions as u32, device)?
-            .to_dtype(DType::F32)?
-            .reshape((positions, 1))?;
-        let angles = positions.broadcast_mul(&inverse)?;
-        Ok(Self {
-            cos: angles.cos()?,
-            sin: angles.sin()?,
-        })
-    }
-
-    /// Rotates `x` `(batch, heads, seq, head_dim)` for positions `start..start + seq`.
-    fn apply(&self, x: &Tensor, start: usize) -> Result<Tensor> {
-        let seq = x.dim(2)?;
-        let cos = self.cos.narrow(0, start, seq)?;
-        let sin = self.sin.narrow(0, start, seq)?;
-        candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin)
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Layer {
     attention_norm: RmsNorm,
-    query: QMatMul,
-    key: QMatMul,
-    value: QMatMul,
+    /// Query, key and value projections, one product when packed.
+    query_key_value: Projection,
     attention_out: QMatMul,
     query_norm: RmsNorm,
     key_norm: RmsNorm,
     post_attention_norm: RmsNorm,
     ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
+    /// Gate and up projections, one product when packed.
+    gate_up: Projection,
     down: QMatMul,
     post_ffn_norm: RmsNorm,
     heads: usize,
@@ -78,7 +52,7 @@ struct Layer {
     /// `Some(n)`: a local layer, each position sees itself and the n - 1 before it.
     window: Option<usize>,
     rotary: Rotary,
-    cache: Option<(Tensor, Tensor)>,
+    cache: KvCache,
 }
 
 impl Layer {
@@ -89,37 +63,22 @@ impl Layer {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let q = split(self.query.forward(x)?, self.heads)?;
-        let k = split(self.key.forward(x)?, self.kv_heads)?;
-        let v = split(self.value.forward(x)?, self.kv_heads)?;
+        let [q, k, v] = self.query_key_value.forward_each(x)?;
+        let q = split(q, self.heads)?;
+        let k = split(k, self.kv_heads)?;
+        let v = split(v, self.kv_heads)?;
         let q = self.rotary.apply(&self.query_norm.forward(&q)?, start)?;
         let k = self.rotary.apply(&self.key_norm.forward(&k)?, start)?;
-        let (k, v) = match self.cache.take() {
-            Some((cached_k, cached_v)) if start > 0 => (
-                Tensor::cat(&[&cached_k, &k], 2)?,
-                Tensor::cat(&[&cached_v, &v], 2)?,
-            ),
-            _ => (k, v),
-        };
-        self.cache = Some((k.clone(), v.clone()));
-        let groups = self.heads / self.kv_heads;
-        let k = candle_transformers::utils::repeat_kv(k, groups)?.contiguous()?;
-        let v = candle_transformers::utils::repeat_kv(v, groups)?.contiguous()?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut scores = (q.matmul(&k.t()?)? * scale)?;
+        let (k, v) = self.cache.append(&k, &v, start)?;
         let mask = match self.window {
             Some(_) => &masks.local,
             None => &masks.global,
         };
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((
-            batch,
-            seq,
-            self.heads * self.head_dim,
-        ))?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let out = grouped_attention(&q, &k, &v, mask.as_ref(), scale)?;
+        let out = out
+            .transpose(1, 2)?
+            .reshape((batch, seq, self.heads * self.head_dim))?;
         self.attention_out.forward(&out)
     }
 
@@ -127,7 +86,8 @@ impl Layer {
         let attended = self.attention(&self.attention_norm.forward(x)?, start, masks)?;
         let x = (self.post_attention_norm.forward(&attended)? + x)?;
         let normed = self.ffn_norm.forward(&x)?;
-        let gated = (self.gate.forward(&normed)?.gelu()? * self.up.forward(&normed)?)?;
+        let [gate, up] = self.gate_up.forward_each(&normed)?;
+        let gated = (gate.gelu()? * up)?;
         let fed = self.post_ffn_norm.forward(&self.down.forward(&gated)?)?;
         fed + x
     }
@@ -140,55 +100,12 @@ struct Masks {
     local: Option<Tensor>,
 }
 
-/// Additive mask `(seq, total)` for queries at positions `start..start + seq`
-/// over keys `0..total`: 0 where a query may look, -inf elsewhere (later keys,
-/// and keys outside a local layer's window). `None` when nothing is hidden.
-fn attention_mask(
-    seq: usize,
-    start: usize,
-    total: usize,
-    window: Option<usize>,
-    device: &Device,
-) -> Result<Option<Tensor>> {
-    let visible =
-        |query: usize, key: usize| key <= query && window.is_none_or(|window| query - key < window);
-    let last = start + seq - 1;
-    let hides_nothing = seq == 1 && (0..total).all(|key| visible(last, key));
-    if hides_nothing {
-        return Ok(None);
-    }
-    let mask: Vec<f32> = (start..start + seq)
-        .flat_map(|query| {
-            (0..total).map(move |key| {
-                if visible(query, key) {
-                    0.0
-                } else {
-                    f32::NEG_INFINITY
-                }
-            })
-        })
-        .collect();
-    Tensor::from_vec(mask, (seq, total), device).map(Some)
-}
-
-fn load_norm<R: std::io::Read + std::io::Seek>(
-    content: &gguf_file::Content,
-    reader: &mut R,
-    name: &str,
-    eps: f64,
-    device: &Device,
-) -> Result<RmsNorm> {
-    Ok(RmsNorm::new(
-        content.tensor(reader, name, device)?.dequantize(device)?,
-        eps,
-    ))
-}
-
 /// A Gemma 3 text model with its KV cache.
 #[derive(Debug, Clone)]
 pub struct Gemma3 {
-    /// Token embeddings, f16 (the largest tensor: 262,144 × width).
-    embeddings: Tensor,
+    /// The file's token embedding table, as stored (the largest tensor:
+    /// 262,144 × width); rows are dequantised on lookup.
+    embeddings: Arc<QTensor>,
     width: usize,
     layers: Vec<Layer>,
     norm: RmsNorm,
@@ -196,10 +113,12 @@ pub struct Gemma3 {
 }
 
 impl Gemma3 {
+    /// Builds the model; `pack`: quantised matrices run on [`super::packed`].
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
         content: gguf_file::Content,
         reader: &mut R,
         device: &Device,
+        pack: bool,
     ) -> Result<Self> {
         let get = |key: &str| {
             content
@@ -234,14 +153,7 @@ impl Gemma3 {
         let global_rotary = Rotary::new(global_base, head_dim, positions, device)?;
         let local_rotary = Rotary::new(local_base, head_dim, positions, device)?;
 
-        let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let embeddings = tensor("token_embd.weight")?.dequantize_f16(device)?;
-        let output = match tensor("output.weight") {
-            Ok(output) => output,
-            // Tied embeddings: the output matrix is the embedding matrix.
-            Err(_) => tensor("token_embd.weight")?,
-        };
-        let output = QMatMul::from_qtensor(output)?;
+        let (embeddings, output) = load_embeddings_and_output(&content, reader, device, pack)?;
         let final_norm = load_norm(&content, reader, "output_norm.weight", eps, device)?;
         let mut layers = Vec::with_capacity(blocks);
         for index in 0..blocks {
@@ -253,23 +165,25 @@ impl Gemma3 {
             let post_attention_norm = norm("post_attention_norm")?;
             let ffn_norm = norm("ffn_norm")?;
             let post_ffn_norm = norm("post_ffw_norm")?;
-            let mut matrix = |part: &str| -> Result<QMatMul> {
-                QMatMul::from_qtensor(content.tensor(reader, &name(part), device)?)
-            };
+            let mut tensor = |part: &str| content.tensor(reader, &name(part), device);
+            let query_key_value = Projection::load(
+                vec![tensor("attn_q")?, tensor("attn_k")?, tensor("attn_v")?],
+                pack,
+            )?;
+            let gate_up = Projection::load(vec![tensor("ffn_gate")?, tensor("ffn_up")?], pack)?;
+            let attention_out = load_matrix(tensor("attn_output")?, pack)?;
+            let down = load_matrix(tensor("ffn_down")?, pack)?;
             let global = (index + 1) % global_every.max(1) == 0;
             layers.push(Layer {
                 attention_norm,
-                query: matrix("attn_q")?,
-                key: matrix("attn_k")?,
-                value: matrix("attn_v")?,
-                attention_out: matrix("attn_output")?,
+                query_key_value,
+                attention_out,
                 query_norm,
                 key_norm,
                 post_attention_norm,
                 ffn_norm,
-                gate: matrix("ffn_gate")?,
-                up: matrix("ffn_up")?,
-                down: matrix("ffn_down")?,
+                gate_up,
+                down,
                 post_ffn_norm,
                 heads,
                 kv_heads,
@@ -280,7 +194,7 @@ impl Gemma3 {
                 } else {
                     local_rotary.clone()
                 },
-                cache: None,
+                cache: KvCache::default(),
             });
         }
         Ok(Self {
@@ -296,17 +210,12 @@ impl Gemma3 {
     /// last position's logits `(batch, vocabulary)`. A sequence starting at
     /// position 0 replaces whatever the cache held.
     pub fn forward(&mut self, tokens: &Tensor, start: usize) -> Result<Tensor> {
-        let (batch, seq) = tokens.dims2()?;
+        let (_batch, seq) = tokens.dims2()?;
         if seq == 0 {
             return Err(candle_core::Error::Msg("no tokens to run".into()));
         }
-        let ids = tokens.flatten_all()?;
-        let mut x = self
-            .embeddings
-            .index_select(&ids, 0)?
-            .to_dtype(DType::F32)?
-            .reshape((batch, seq, self.width))?;
-        x = (x * (self.width as f64).sqrt())?;
+        let x = self.embeddings.embedding(tokens)?;
+        let mut x = (x * (self.width as f64).sqrt())?;
         // Keys after this call: the cached positions and the new ones.
         let total = start + seq;
         let window = self.layers.iter().find_map(|layer| layer.window);
@@ -327,7 +236,7 @@ impl Gemma3 {
 
     pub fn clear_kv_cache(&mut self) {
         for layer in &mut self.layers {
-            layer.cache = None;
+            layer.cache.clear();
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Loading GGUF weights: read the header, pick the architecture from
-//! `general.architecture`, and build candle's quantised model for it.
+//! `general.architecture`, and build the model for it (our own llama, qwen2
+//! and gemma3; candle's qwen3 and phi3).
 //!
 //! A truncated or corrupt file must give an error, never a panic, so loading
 //! runs behind `catch_unwind` as a last line of defence against panics inside
@@ -11,19 +12,18 @@ use std::path::Path;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{
-    quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
-};
+use candle_transformers::models::{quantized_phi3, quantized_qwen3};
 
 use super::gemma3::Gemma3;
+use super::llama::Llama;
 
 use super::mapped::MappedFile;
 use super::ModelError;
 
 /// The architectures Warden can run. Adding one is adding a variant here.
 pub enum ModelWeights {
-    Llama(quantized_llama::ModelWeights),
-    Qwen2(quantized_qwen2::ModelWeights),
+    /// Our own implementation of llama and qwen2, so they run on [`super::packed`].
+    Llama(Llama),
     Qwen3(quantized_qwen3::ModelWeights),
     Phi3(quantized_phi3::ModelWeights),
     /// Our own implementation: candle's differs from the model (see [`super::gemma3`]).
@@ -38,7 +38,6 @@ impl ModelWeights {
     pub fn forward(&mut self, input: &Tensor, index_pos: usize) -> candle_core::Result<Tensor> {
         match self {
             Self::Llama(model) => model.forward(input, index_pos),
-            Self::Qwen2(model) => model.forward(input, index_pos),
             Self::Qwen3(model) => model.forward(input, index_pos),
             Self::Phi3(model) => model.forward(input, index_pos),
             Self::Gemma3(model) => model.forward(input, index_pos),
@@ -48,7 +47,6 @@ impl ModelWeights {
     pub fn clear_kv_cache(&mut self) {
         match self {
             Self::Llama(model) => model.clear_kv_cache(),
-            Self::Qwen2(model) => model.clear_kv_cache(),
             Self::Qwen3(model) => model.clear_kv_cache(),
             Self::Gemma3(model) => model.clear_kv_cache(),
             // It resets its cache when a sequence starts at position 0.
@@ -161,17 +159,15 @@ pub fn load_weights<R: Read + Seek>(
     content: gguf_file::Content,
     architecture: &str,
     device: &Device,
+    pack: bool,
 ) -> Result<ModelWeights, ModelError> {
     let corrupt = |message: String| ModelError::CorruptModel {
         path: path.to_path_buf(),
         message,
     };
     let loaded = catch_unwind(AssertUnwindSafe(|| match architecture {
-        "llama" => quantized_llama::ModelWeights::from_gguf(content, file, device)
+        "llama" | "qwen2" => Llama::from_gguf(architecture, content, file, device, pack)
             .map(ModelWeights::Llama)
-            .map_err(|err| corrupt(err.to_string())),
-        "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, file, device)
-            .map(ModelWeights::Qwen2)
             .map_err(|err| corrupt(err.to_string())),
         "qwen3" => quantized_qwen3::ModelWeights::from_gguf(content, file, device)
             .map(ModelWeights::Qwen3)
@@ -179,7 +175,7 @@ pub fn load_weights<R: Read + Seek>(
         "phi3" => quantized_phi3::ModelWeights::from_gguf(false, content, file, device)
             .map(ModelWeights::Phi3)
             .map_err(|err| corrupt(err.to_string())),
-        "gemma3" => Gemma3::from_gguf(content, file, device)
+        "gemma3" => Gemma3::from_gguf(content, file, device, pack)
             .map(ModelWeights::Gemma3)
             .map_err(|err| corrupt(err.to_string())),
         other => Err(ModelError::UnsupportedArchitecture {

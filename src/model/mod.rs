@@ -8,8 +8,11 @@
 pub mod gemma3;
 pub mod gguf;
 pub mod hub;
+mod layers;
+pub mod llama;
 pub mod manifest;
 pub mod mapped;
+pub mod packed;
 pub mod sampler;
 pub mod template;
 pub mod token_stream;
@@ -100,6 +103,22 @@ pub enum WeightFormat {
     /// ones scalar.
     #[serde(rename = "q8_0")]
     Q8_0,
+    /// Repacked at load for Warden's AVX-512 VNNI kernel ([`packed`]): about
+    /// the file's size in memory, the fastest prompts and generation. On a
+    /// CPU without AVX-512 VNNI this loads as `f16` instead.
+    Packed,
+}
+
+impl WeightFormat {
+    /// The format a load with `self` really uses on `device`: packed needs
+    /// the CPU kernel; on a GPU the file's quantised format runs on candle's.
+    pub fn effective_on(self, device: &Device) -> Self {
+        match self {
+            Self::Packed if !device.is_cpu() => Self::Quantized,
+            Self::Packed if !packed::kernel_available() => Self::F16,
+            other => other,
+        }
+    }
 }
 
 impl std::str::FromStr for WeightFormat {
@@ -110,8 +129,9 @@ impl std::str::FromStr for WeightFormat {
             "f16" => Ok(Self::F16),
             "f32" => Ok(Self::F32),
             "q8_0" | "q8" => Ok(Self::Q8_0),
+            "packed" => Ok(Self::Packed),
             other => Err(format!(
-                "unknown weight format `{other}` (expected quantized, q8_0, f16 or f32)"
+                "unknown weight format `{other}` (expected packed, quantized, q8_0, f16 or f32)"
             )),
         }
     }
@@ -125,6 +145,8 @@ pub struct ModelInfo {
     pub sha256: String,
     pub architecture: String,
     pub context_length: usize,
+    /// How the weights are held (after [`WeightFormat::effective_on`]).
+    pub weights: WeightFormat,
     /// How long mapping the file and checking its sha256 took.
     pub verify_ms: f64,
     /// How long building the model from the checked bytes took (header,
@@ -221,6 +243,7 @@ impl LanguageModel {
         device: Device,
     ) -> Result<Self, ModelError> {
         let started = std::time::Instant::now();
+        let format = format.effective_on(&device);
         let path = &verified.path;
         let _span = tracing::info_span!("load_model", path = %path.display()).entered();
         let bytes = verified.mapped.bytes();
@@ -271,9 +294,10 @@ impl LanguageModel {
             if format == WeightFormat::Q8_0 {
                 let target = candle_core::quantized::GgmlDType::Q8_0;
                 let (mut buffer, content) = gguf::requantize(path, &mut file, &content, target)?;
-                gguf::load_weights(path, &mut buffer, content, &architecture, &device)
+                gguf::load_weights(path, &mut buffer, content, &architecture, &device, false)
             } else {
-                gguf::load_weights(path, &mut file, content, &architecture, &device)
+                let pack = format == WeightFormat::Packed;
+                gguf::load_weights(path, &mut file, content, &architecture, &device, pack)
             }
         })?;
         Ok(Self {
@@ -289,6 +313,7 @@ impl LanguageModel {
                 sha256: verified.entry.sha256.clone(),
                 architecture,
                 context_length,
+                weights: format,
                 verify_ms: verified.verify_ms,
                 load_ms: started.elapsed().as_secs_f64() * 1e3,
             },
@@ -342,6 +367,36 @@ impl LanguageModel {
                 message: err.to_string(),
             })?
             .len())
+    }
+
+    /// The model's next-token logits before each token of `continuation`,
+    /// given `prompt` (already templated) and the continuation's earlier
+    /// tokens: how likely the model finds a given text, token by token. Used
+    /// to compare with another engine's choices without depending on
+    /// near-ties between equally likely tokens.
+    pub fn forced_logits(
+        &mut self,
+        prompt: &str,
+        continuation: &[u32],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let prompt_ids = self.encode(prompt)?;
+        let needed = prompt_ids.len() + continuation.len();
+        if needed > self.info.context_length {
+            return Err(ModelError::PromptTooLong {
+                needed,
+                available: self.info.context_length,
+            });
+        }
+        self.weights.clear_kv_cache();
+        let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let mut logits = self.weights.forward(&input, 0)?;
+        let mut all = Vec::with_capacity(continuation.len());
+        for (offset, &token) in continuation.iter().enumerate() {
+            all.push(logits.flatten_all()?.to_vec1::<f32>()?);
+            let input = Tensor::new(&[token], &self.device)?.unsqueeze(0)?;
+            logits = self.weights.forward(&input, prompt_ids.len() + offset)?;
+        }
+        Ok(all)
     }
 
     /// Generates a continuation of `prompt` (already templated), calling
@@ -439,7 +494,7 @@ fn load_weights_as<T: Send>(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let (all, f16) = match format {
-        WeightFormat::Quantized | WeightFormat::Q8_0 => ("0", "0"),
+        WeightFormat::Quantized | WeightFormat::Q8_0 | WeightFormat::Packed => ("0", "0"),
         WeightFormat::F16 => ("0", "1"),
         WeightFormat::F32 => ("1", "0"),
     };

@@ -196,7 +196,11 @@ fn write_model(dir: &Path, architecture: &str) -> Manifest {
 fn loads_and_generates(architecture: &str) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_model(dir.path(), architecture);
-    for format in [WeightFormat::Quantized, WeightFormat::F16] {
+    for format in [
+        WeightFormat::Quantized,
+        WeightFormat::F16,
+        WeightFormat::Packed,
+    ] {
         let mut model =
             LanguageModel::load(&manifest, &format!("random-{architecture}"), format).unwrap();
         assert_eq!(model.info.architecture, architecture);
