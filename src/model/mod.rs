@@ -389,12 +389,12 @@ impl LanguageModel {
         }
         self.weights.clear_kv_cache();
         let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        let mut logits = self.weights.forward(&input, 0)?;
+        let mut logits = on_worker(|| self.weights.forward(&input, 0))?;
         let mut all = Vec::with_capacity(continuation.len());
         for (offset, &token) in continuation.iter().enumerate() {
             all.push(logits.flatten_all()?.to_vec1::<f32>()?);
             let input = Tensor::new(&[token], &self.device)?.unsqueeze(0)?;
-            logits = self.weights.forward(&input, prompt_ids.len() + offset)?;
+            logits = on_worker(|| self.weights.forward(&input, prompt_ids.len() + offset))?;
         }
         Ok(all)
     }
@@ -428,7 +428,7 @@ impl LanguageModel {
 
         let started = Instant::now();
         let input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        let logits = self.weights.forward(&input, 0)?;
+        let logits = on_worker(|| self.weights.forward(&input, 0))?;
         let mut next = sampler.next_token(&logits, &generated_ids)?;
         let prompt_ms = started.elapsed().as_secs_f64() * 1e3;
         let generation_started = Instant::now();
@@ -456,7 +456,7 @@ impl LanguageModel {
                 break;
             }
             let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            let logits = self.weights.forward(&input, position)?;
+            let logits = on_worker(|| self.weights.forward(&input, position))?;
             position += 1;
             next = sampler.next_token(&logits, &generated_ids)?;
         }
@@ -478,6 +478,14 @@ impl LanguageModel {
             stop_reason,
         })
     }
+}
+
+/// Runs one forward pass on a worker of rayon's pool, so that the many small
+/// parallel products inside it are split among workers that are already
+/// awake, instead of each being injected into the pool from outside (a
+/// wake-up per product costs more than a decode step's small matrices save).
+fn on_worker<T: Send>(forward: impl FnOnce() -> T + Send) -> T {
+    rayon::scope(|_| forward())
 }
 
 /// candle reads its dequantisation switches from the environment once per
