@@ -282,12 +282,22 @@ pub struct Word {
     pub number: Option<f64>,
     /// Written with a capital inside a sentence, or an acronym: a name.
     pub is_name: bool,
+    /// Written with a capital letter first, wherever it stands.
+    pub capitalised: bool,
     /// A month or day of the week.
     pub is_date_word: bool,
     /// Within the scope of a negation cue.
     pub negated: bool,
     /// Starts a new clause (after ";", a dash, or ", and" / ", but" / ", while" …).
     pub boundary_before: bool,
+    /// Starts a new segment of a list or enumeration: the first word, or the
+    /// first after ",", ";", ":", "|" or a dash, or "and" / "or" themselves.
+    /// Parallel segments ("… for Munich, and English … for Leeds") bind facts.
+    pub segment_before: bool,
+    /// The punctuation right before and after the word (markdown emphasis
+    /// skipped; ' ' when there is none): "(" and ")" around "Frankfurt".
+    pub punct_before: char,
+    pub punct_after: char,
     /// A duration in a base unit ("two weeks" → 14 days), to compare across units.
     pub quantity: Option<Quantity>,
     /// The currency written with a number ("€220", "220 EUR", "45p").
@@ -308,7 +318,8 @@ impl Quantity {
     }
 }
 
-fn unit(word: &str) -> Option<(f64, &'static str)> {
+/// A unit of time and its size in its base: "hours" → (3600, "s").
+pub fn unit(word: &str) -> Option<(f64, &'static str)> {
     Some(match word {
         "ms" | "millisecond" | "milliseconds" => (0.001, "s"),
         "s" | "sec" | "secs" | "second" | "seconds" => (1.0, "s"),
@@ -322,6 +333,16 @@ fn unit(word: &str) -> Option<(f64, &'static str)> {
         "year" | "years" => (12.0, "mo"),
         _ => return None,
     })
+}
+
+/// The currency a code or name after an amount stands for ("EUR", "pounds").
+fn unit_of_currency(lower: &str) -> Option<&'static str> {
+    match lower {
+        "eur" | "euro" | "euros" => Some("eur"),
+        "gbp" | "pound" | "pounds" => Some("gbp"),
+        "usd" | "dollar" | "dollars" => Some("usd"),
+        _ => None,
+    }
 }
 
 /// Attaches currencies to amounts: a symbol before, a code or symbol after.
@@ -343,16 +364,29 @@ fn mark_currencies(text: &str, words: &mut [Word]) {
             Some('£') => Some("gbp"),
             _ => words
                 .get(index + 1)
-                .and_then(|next| match next.lower.as_str() {
-                    "eur" | "euro" | "euros" => Some("eur"),
-                    "gbp" | "pound" | "pounds" => Some("gbp"),
-                    "usd" | "dollar" | "dollars" => Some("usd"),
-                    _ => None,
-                }),
+                .and_then(|next| unit_of_currency(&next.lower)),
         };
         let pence = words[index].lower.ends_with('p').then_some("gbp");
         words[index].currency = symbol.or(code).or(pence);
     }
+}
+
+/// The unit of a frequency: "twice a year", "3 times per day", "four times a week".
+fn frequency_unit(words: &[Word], index: usize) -> Option<(f64, &'static str)> {
+    let mut at = index + 1;
+    if words[index].lower != "twice" {
+        if words.get(at)?.lower != "times" {
+            return None;
+        }
+        at += 1;
+    }
+    if !matches!(
+        words.get(at)?.lower.as_str(),
+        "a" | "an" | "per" | "each" | "every"
+    ) {
+        return None;
+    }
+    unit(&words.get(at + 1)?.lower)
 }
 
 /// Attaches units to numbers: "2 weeks", "half an hour", "24h".
@@ -361,23 +395,27 @@ fn mark_quantities(words: &mut [Word]) {
         let Some(value) = words[index].number else {
             continue;
         };
+        // "three times a day" happens every 8 hours; "twice a year" every 6 months.
+        if let Some((scale, base)) = frequency_unit(words, index) {
+            words[index].quantity = Some(Quantity {
+                value: scale / value.max(f64::MIN_POSITIVE),
+                base,
+            });
+            continue;
+        }
         let suffix_unit = words[index]
             .lower
             .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ',');
+        let unit_after =
+            |offset: usize| words.get(index + offset).and_then(|next| unit(&next.lower));
+        let next = words.get(index + 1).map(|next| next.lower.as_str());
         let found = unit(suffix_unit)
             .filter(|_| !suffix_unit.is_empty())
-            .or_else(|| words.get(index + 1).and_then(|next| unit(&next.lower)))
+            .or_else(|| unit_after(1))
+            // "half an hour"; "working days", "calendar days", "business hours".
             .or_else(|| {
-                let article = words.get(index + 1).map(|next| next.lower.as_str());
-                matches!(article, Some("a" | "an"))
-                    .then(|| words.get(index + 2).and_then(|next| unit(&next.lower)))
-                    .flatten()
-            })
-            // "working days", "calendar days", "business hours".
-            .or_else(|| {
-                let qualifier = words.get(index + 1).map(|next| next.lower.as_str());
-                matches!(qualifier, Some("working" | "calendar" | "business"))
-                    .then(|| words.get(index + 2).and_then(|next| unit(&next.lower)))
+                matches!(next, Some("a" | "an" | "working" | "calendar" | "business"))
+                    .then(|| unit_after(2))
                     .flatten()
             });
         if let Some((scale, base)) = found {
@@ -424,6 +462,7 @@ pub fn analyse(text: &str) -> Vec<Word> {
         words.push(make_word(surface, start..end, sentence_start));
         sentence_start = false;
     }
+    unmark_enumerators(text, &mut words);
     mark_clause_boundaries(text, &mut words);
     combine_numbers(text, &mut words);
     unmark_bounds(&mut words);
@@ -447,12 +486,34 @@ const CLAUSE_WORDS: &[&str] = &[
     "whilst",
     "because",
     "since",
+    "with",
 ];
+
+/// The punctuation a gap between words ends (`last`) or starts with, markdown
+/// emphasis and spaces skipped; ' ' when there is none.
+fn gap_punctuation(gap: &str, last: bool) -> char {
+    let mut marks = gap
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '*' | '_' | '`'));
+    let found = if last { marks.next_back() } else { marks.next() };
+    found.unwrap_or(' ')
+}
 
 fn mark_clause_boundaries(text: &str, words: &mut [Word]) {
     let mut previous_end = 0;
-    for word in words.iter_mut() {
+    let count = words.len();
+    for index in 0..count {
+        let next_start = words
+            .get(index + 1)
+            .map_or(text.len(), |next| next.range.start);
+        let word = &mut words[index];
         let gap = &text[previous_end..word.range.start];
+        word.punct_before = gap_punctuation(gap, true);
+        word.punct_after = gap_punctuation(&text[word.range.end..next_start], false);
+        word.segment_before = previous_end == 0
+            || gap.contains([',', ';', ':', '|', '–'])
+            || gap.contains(" - ")
+            || matches!(word.lower.as_str(), "and" | "or");
         // "09:30" is a time, not two clauses.
         let time = gap == ":"
             && text[..previous_end].ends_with(|c: char| c.is_ascii_digit())
@@ -463,7 +524,7 @@ fn mark_clause_boundaries(text: &str, words: &mut [Word]) {
                 || gap.contains('–')
                 || gap.contains(" - ")
                 || (gap.contains(',') && CLAUSE_WORDS.contains(&word.lower.as_str()))
-                || matches!(word.lower.as_str(), "whereas" | "otherwise"));
+                || matches!(word.lower.as_str(), "whereas" | "otherwise" | "unless"));
         previous_end = word.range.end;
     }
 }
@@ -505,6 +566,20 @@ fn combine_numbers(text: &str, words: &mut Vec<Word>) {
             {
                 set_number(&mut words[index], value + units);
                 words.drain(index + 1..index + 3);
+                continue;
+            }
+        }
+        // "twenty-two and a half", "one and a half hours".
+        if let (Some(value), Some("and"), Some("a"), Some("half")) = (
+            words[index].number,
+            words.get(index + 1).map(|word| word.lower.as_str()),
+            words.get(index + 2).map(|word| word.lower.as_str()),
+            words.get(index + 3).map(|word| word.lower.as_str()),
+        ) {
+            if value.fract() == 0.0 {
+                set_number(&mut words[index], value + 0.5);
+                words[index].range.end = words[index + 3].range.end;
+                words.drain(index + 1..index + 4);
                 continue;
             }
         }
@@ -567,6 +642,24 @@ fn combine_numbers(text: &str, words: &mut Vec<Word>) {
     }
 }
 
+/// "5. A change becomes effective …": the number of a list item is not a fact.
+fn unmark_enumerators(text: &str, words: &mut [Word]) {
+    for word in words.iter_mut() {
+        if word.number.is_none() {
+            continue;
+        }
+        let line_start = text[..word.range.start].rfind('\n').map_or(0, |at| at + 1);
+        let first_on_line = text[line_start..word.range.start].trim().is_empty();
+        let after = &text[word.range.end..];
+        let numbered =
+            (after.starts_with(". ") || after.starts_with(") ")) && !after[2..].starts_with(' ');
+        if first_on_line && numbered && word.lower.chars().all(|c| c.is_ascii_digit()) {
+            word.number = None;
+            word.kind = WordKind::Stop;
+        }
+    }
+}
+
 /// "no more than", "not later than": a bound, not a negation.
 fn unmark_bounds(words: &mut [Word]) {
     for index in 0..words.len().saturating_sub(2) {
@@ -609,20 +702,21 @@ fn make_word(surface: &str, range: Range<usize>, sentence_start: bool) -> Word {
     // "may" is a month only when written "May".
     let is_date_word = (MONTHS.contains(&lower.as_str()) && (lower != "may" || surface == "May"))
         || WEEKDAYS.contains(&lower.as_str());
+    let is_acronym = normalised.chars().filter(|c| c.is_alphabetic()).count() >= 2
+        && normalised
+            .chars()
+            .all(|c| c.is_uppercase() || c.is_ascii_digit());
     let kind = if contracted_negation || NEGATIONS.contains(&lower.as_str()) {
         WordKind::Negation
     } else if number.is_some() || is_date_word {
         WordKind::Content
-    } else if is_stopword(&lower) {
+    } else if is_stopword(&lower) && !(is_acronym && unit_of_currency(&lower).is_none()) {
+        // "IT" and "US" are names, whatever "it" and "us" are.
         WordKind::Stop
     } else {
         WordKind::Content
     };
     let first = normalised.chars().next().unwrap_or(' ');
-    let is_acronym = normalised.chars().filter(|c| c.is_alphabetic()).count() >= 2
-        && normalised
-            .chars()
-            .all(|c| c.is_uppercase() || c.is_ascii_digit());
     let is_name = kind == WordKind::Content
         && number.is_none()
         && !is_date_word
@@ -638,9 +732,13 @@ fn make_word(surface: &str, range: Range<usize>, sentence_start: bool) -> Word {
         kind,
         number,
         is_name,
+        capitalised: first.is_uppercase(),
         is_date_word,
         negated: false,
         boundary_before: false,
+        segment_before: false,
+        punct_before: ' ',
+        punct_after: ' ',
         quantity: None,
         currency: None,
     }
@@ -803,7 +901,7 @@ pub const WEEKDAYS: &[&str] = &[
 
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "without", "cannot", "none", "nor", "neither", "nothing", "nobody",
-    "nowhere", "unable",
+    "nowhere", "unable", "unless",
 ];
 
 fn is_stopword(lower: &str) -> bool {

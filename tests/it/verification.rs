@@ -37,14 +37,16 @@ fn verifier_beats_the_embedding_baseline_on_the_labelled_pairs() {
             "{}: verifier {verifier:.3}, baseline {baseline:.3}",
             part.part
         );
-        // Measured 0.80 held out, 0.82 overall (baseline 0.58 / 0.59).
+        // Measured 0.846 held out, 0.878 overall (baseline 0.577 / 0.593);
+        // the goal is 0.85 on the whole set. The verifier is deterministic.
+        let floor = if part.part == "all" { 0.85 } else { 0.84 };
         assert!(
-            verifier >= 0.78,
+            verifier >= floor,
             "{}: balanced accuracy {verifier:.3}",
             part.part
         );
         assert!(
-            verifier >= baseline + 0.1,
+            verifier >= baseline + 0.2,
             "{}: verifier {verifier:.3} vs baseline {baseline:.3}",
             part.part
         );
