@@ -1298,6 +1298,10 @@ fn json_lines(
 struct VerifyRequest {
     answer: String,
     sources: Vec<VerifySource>,
+    /// The question answered: a sentence that leans on it ("It is 30 days.")
+    /// is checked with its words.
+    #[serde(default)]
+    question: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -1319,7 +1323,7 @@ fn verify_request(verifier: &CitationVerifier, line: &str) -> Result<serde_json:
         .iter()
         .map(|source| SourceText::new(source.title.as_deref().unwrap_or(""), &source.text))
         .collect();
-    let verification = verifier.verify(&request.answer, &sources);
+    let verification = verifier.verify_reply(request.question.as_deref(), &request.answer, &sources);
     let sentences: Vec<serde_json::Value> = verification
         .sentences
         .iter()

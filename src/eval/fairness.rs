@@ -458,6 +458,7 @@ mod tests {
             location: None,
             score: 0.8,
             text: "All employees receive 28 days of annual leave.".into(),
+            section: Vec::new(),
             untrusted: false,
             labels: Vec::new(),
         }

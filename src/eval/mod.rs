@@ -157,6 +157,10 @@ pub struct EvalOutcome {
     pub citations_relevant: usize,
     /// The same draft under each policy.
     pub policies: Vec<PolicyResult>,
+    /// Why the draft's sentences failed verification, and what the pipeline
+    /// noted (a withheld draft, an answer off the question, a guard's change).
+    pub draft_reasons: Vec<String>,
+    pub notices: Vec<String>,
     pub total_ms: f64,
     pub verify_ms: f64,
 }
@@ -241,7 +245,7 @@ pub fn evaluate(pipeline: &mut Pipeline, question: &EvalQuestion) -> Result<Eval
     let source_texts: Vec<SourceText> = answer
         .sources
         .iter()
-        .map(|source| SourceText::new(&source.title, &source.text))
+            .map(|source| SourceText::new(&source.title, &source.text).under(&source.section))
         .collect();
     let verifier = &pipeline.verifier;
 
@@ -275,7 +279,7 @@ pub fn evaluate(pipeline: &mut Pipeline, question: &EvalQuestion) -> Result<Eval
     let shown_counts = if answer.outcome == Outcome::NotFound {
         (0, 0, 0, 0, 0)
     } else {
-        alce(&verifier.verify(&answer.answer, &source_texts))
+        alce(&verifier.verify_reply(Some(&question.question), &answer.answer, &source_texts))
     };
     let (
         shown_claims,
@@ -347,6 +351,14 @@ pub fn evaluate(pipeline: &mut Pipeline, question: &EvalQuestion) -> Result<Eval
         draft_citations: draft_counts.3,
         draft_citations_relevant: draft_counts.4,
         policies,
+        draft_reasons: answer
+            .verification
+            .iter()
+            .flat_map(|verification| &verification.sentences)
+            .filter(|sentence| !sentence.is_grounded())
+            .flat_map(|sentence| sentence.reasons.iter().cloned())
+            .collect(),
+        notices: answer.notices.clone(),
         total_ms: answer.timings.total_ms,
         verify_ms: answer.timings.verify_ms,
         answer: answer.answer,

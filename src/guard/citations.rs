@@ -160,16 +160,29 @@ pub struct SupportCheck {
 pub struct SourceText<'a> {
     pub title: &'a str,
     pub text: &'a str,
+    /// The markdown headings above the passage in its document, outermost
+    /// first ("## 3. Birthing parent", "### Northwind enhancement"): a chunk
+    /// cut below its headings is still read under them.
+    pub section: &'a [String],
 }
 
 impl<'a> SourceText<'a> {
     pub fn new(title: &'a str, text: &'a str) -> Self {
-        Self { title, text }
+        Self {
+            title,
+            text,
+            section: &[],
+        }
     }
 
     /// A passage without a title.
     pub fn untitled(text: &'a str) -> Self {
-        Self { title: "", text }
+        Self::new("", text)
+    }
+
+    /// The same passage read under `section`'s headings.
+    pub fn under(self, section: &'a [String]) -> Self {
+        Self { section, ..self }
     }
 }
 
@@ -249,14 +262,28 @@ impl CitationVerifier {
 
     /// Checks every sentence of `answer` against `sources` (`[n]` = `sources[n-1]`).
     pub fn verify(&self, answer: &str, sources: &[SourceText]) -> Verification {
+        self.verify_reply(None, answer, sources)
+    }
+
+    /// Checks `answer` as the reply to `question`: a sentence that leans on
+    /// the question for what it is about ("The answer is 30 days [1].") is
+    /// checked with the question's words added, so that "30 days" must be
+    /// what the source says about the question's subject, not any 30 days.
+    pub fn verify_reply(
+        &self,
+        question: Option<&str>,
+        answer: &str,
+        sources: &[SourceText],
+    ) -> Verification {
+        let topic = question.map(question_topic).unwrap_or_default();
         let mut similarity = SimilarityCache::new(self.vectors.as_deref());
         let prepared: Vec<PreparedSource> = sources
             .iter()
-            .map(|source| prepare(source.title, source.text, &mut similarity))
+            .map(|source| prepare(source, &mut similarity))
             .collect();
         let sentences = split_sentences(answer)
             .into_iter()
-            .map(|range| self.check_sentence(answer, range, &prepared, &mut similarity))
+            .map(|range| self.check_sentence(answer, range, &topic, &prepared, &mut similarity))
             .collect();
         Verification { sentences }
     }
@@ -264,7 +291,7 @@ impl CitationVerifier {
     /// Checks one claim against one passage (markers in the claim are ignored).
     pub fn check(&self, claim: &str, passage: SourceText) -> SupportCheck {
         let mut similarity = SimilarityCache::new(self.vectors.as_deref());
-        let prepared = prepare(passage.title, passage.text, &mut similarity);
+        let prepared = prepare(&passage, &mut similarity);
         let words = claim_words(claim);
         if !words.iter().any(|word| word.kind == WordKind::Content) {
             return SupportCheck {
@@ -274,7 +301,7 @@ impl CitationVerifier {
                 reasons: vec!["no factual content".into()],
             };
         }
-        let found = self.match_source(&words, &prepared, &mut similarity);
+        let found = self.match_source(&words, &[], &prepared, &mut similarity);
         match found.passing {
             Some((span, score)) if score >= self.settings.min_coverage => SupportCheck {
                 supported: true,
@@ -340,12 +367,16 @@ impl CitationVerifier {
         &self,
         answer: &str,
         range: Range<usize>,
+        topic: &[Word],
         sources: &[PreparedSource],
         similarity: &mut SimilarityCache,
     ) -> SentenceCheck {
         let text = &answer[range.clone()];
         let citations = citation_numbers(text);
-        let words = claim_words(text);
+        let mut words = claim_words(text);
+        if leans_on_question(&words) {
+            words.extend(topic.iter().cloned());
+        }
         let mut check = SentenceCheck {
             start: range.start,
             end: range.end,
@@ -364,7 +395,7 @@ impl CitationVerifier {
         let mut best_other: Option<Support> = None;
         let mut closest = (0f32, Vec::new());
         for (index, source) in sources.iter().enumerate() {
-            let found = self.match_source(&words, source, similarity);
+            let found = self.match_source(&words, topic, source, similarity);
             let cited = citations.contains(&(index + 1));
             if let Some((span, score)) = found.passing.clone() {
                 if score >= self.settings.min_coverage {
@@ -434,6 +465,7 @@ impl CitationVerifier {
     fn match_source(
         &self,
         claim: &[Word],
+        topic: &[Word],
         source: &PreparedSource,
         similarity: &mut SimilarityCache,
     ) -> SourceMatch {
@@ -504,7 +536,41 @@ impl CitationVerifier {
                 // A pair of sentences is checked like one: negations count over
                 // both, and their scope is read word by word (`polarity_checks`).
                 let unit = &source.units[index];
-                let reasons = hard_checks(clause, &antonyms, unit);
+                let mut reasons = hard_checks(clause, &antonyms, unit);
+                // A word of the question put before a head word the source
+                // qualifies differently: "the referral bonus is 10%" against
+                // "a target bonus of 10%" answers a question about referral
+                // bonuses with a fact about another bonus.
+                if reasons.is_empty() {
+                    // The sentence, its heading and its lead-in count here, not
+                    // the document's title: "Business Travel Policy" does not
+                    // make "business class" the source's "1st class".
+                    let title = unit.context.first().map_or(0, |title| title.len());
+                    let own = unit.words.len();
+                    reasons.extend(requalified(clause, topic, unit, |word| {
+                        let probe = Probe::new(word, similarity);
+                        let mut best = self.cover_in(
+                            &probe,
+                            &unit.words,
+                            &unit.ids[..own],
+                            &unit.stem_ids[..own],
+                            similarity,
+                        );
+                        let mut offset = own + title;
+                        for part in unit.context.iter().skip(1) {
+                            let end = offset + part.len();
+                            best = best.max(self.cover_in(
+                                &probe,
+                                part,
+                                &unit.ids[offset..end],
+                                &unit.stem_ids[offset..end],
+                                similarity,
+                            ));
+                            offset = end;
+                        }
+                        best
+                    }));
+                }
                 if reasons.is_empty() {
                     best_pass = Some((index, score));
                     break;
@@ -727,6 +793,55 @@ impl<'w> Probe<'w> {
             is_unit: unit(&word.lower).is_some(),
         }
     }
+}
+
+/// Below this coverage a qualifier taken from the question counts as absent
+/// from the source (near synonyms such as "normal" / "standard" score above).
+const ABSENT_QUALIFIER: f32 = 0.25;
+
+/// `clause` says "<q> <head>" with `q` a word of the question that `unit` does
+/// not have, while `unit` qualifies the same head with a word of its own:
+/// the claim moved the source's fact onto the question's subject.
+fn requalified(
+    clause: &[Word],
+    topic: &[Word],
+    unit: &PreparedSentence,
+    mut coverage: impl FnMut(&Word) -> f32,
+) -> Option<String> {
+    for pair in clause.windows(2) {
+        let (qualifier, head) = (&pair[0], &pair[1]);
+        let plain = |word: &Word| {
+            word.kind == WordKind::Content && word.number.is_none() && !word.is_name
+        };
+        // A head is a noun-like word: not a figure ("takes 10") and not an
+        // adverb ("report misconduct anonymously").
+        if !plain(qualifier)
+            || !plain(head)
+            || head.lower.ends_with("ly")
+            || !topic.iter().any(|asked| asked.stem == qualifier.stem)
+        {
+            continue;
+        }
+        let other = unit.words.windows(2).find(|source| {
+            source[1].stem == head.stem
+                && source[0].kind == WordKind::Content
+                && source[0].stem != qualifier.stem
+                // ("1st" is not the "one" of "one-way": figures by their spelling.)
+                && !clause.iter().any(|word| {
+                    word.lower == source[0].lower
+                        || (source[0].number.is_none() && word.stem == source[0].stem)
+                })
+        });
+        if let Some(other) = other {
+            if coverage(qualifier) < ABSENT_QUALIFIER {
+                return Some(format!(
+                    "says \"{} {}\" where the source says \"{} {}\"",
+                    qualifier.lower, head.lower, other[0].lower, other[1].lower
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Coverage a word gets when only the sentence's frame contains it.
@@ -1337,6 +1452,54 @@ fn acronyms_resolved(
     reasons.is_empty()
 }
 
+/// Nouns an answer uses to point at itself or its sources, not at a subject.
+const SELF_REFERENCES: &[&str] = &[
+    "answer",
+    "context",
+    "document",
+    "documents",
+    "information",
+    "passage",
+    "passages",
+    "question",
+    "result",
+    "source",
+    "sources",
+];
+
+/// A claim that states a value ("30 days", "Yes, 5.", "It is Laura Brenner")
+/// with no word saying what it is about: its subject is the question's.
+fn leans_on_question(words: &[Word]) -> bool {
+    let states_a_value = words
+        .iter()
+        .any(|word| word.kind == WordKind::Content && (word.number.is_some() || word.is_name || word.is_date_word));
+    let topical = words.iter().any(|word| {
+        word.kind == WordKind::Content
+            && word.number.is_none()
+            && !word.is_name
+            && !word.is_date_word
+            && unit(&word.lower).is_none()
+            && weight(word) == 1.0
+            && !SELF_REFERENCES.contains(&word.lower.as_str())
+    });
+    states_a_value && !topical
+}
+
+/// The words of a question that say what it is about: its content words,
+/// without the asker's own numbers ("I have 7 days left") or negations.
+fn question_topic(question: &str) -> Vec<Word> {
+    analyse(question)
+        .into_iter()
+        .filter(|word| word.kind == WordKind::Content && word.number.is_none())
+        .map(|mut word| {
+            word.boundary_before = false;
+            word.segment_before = false;
+            word.negated = false;
+            word
+        })
+        .collect()
+}
+
 /// Words of a claim with its `[n]` markers and "source 2" references removed.
 fn claim_words(text: &str) -> Vec<Word> {
     let mut blanked = text.to_string();
@@ -1385,9 +1548,20 @@ fn with_ids(mut sentence: PreparedSentence, similarity: &mut SimilarityCache) ->
     sentence
 }
 
-fn prepare(title: &str, text: &str, similarity: &mut SimilarityCache) -> PreparedSource {
+/// Level and words of a markdown heading line ("### Rail" → 3).
+fn heading_of(line: &str) -> Option<(usize, Rc<[Word]>)> {
+    let trimmed = line.trim_start();
+    let level = trimmed.chars().take_while(|&c| c == '#').count();
+    (level > 0).then(|| (level, analyse(trimmed).into()))
+}
+
+fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSource {
+    let (title, text) = (source.title, source.text);
     let title: Rc<[Word]> = analyse(title).into();
-    let mut heading: Option<Rc<[Word]>> = None;
+    // The headings above the sentence, outermost first, with their levels:
+    // "### Northwind enhancement" sits under "## Birthing parent".
+    let mut headings: Vec<(usize, Rc<[Word]>)> =
+        source.section.iter().filter_map(|line| heading_of(line)).collect();
     let mut lead_in: Option<Rc<[Word]>> = None;
     let mut table_header: Option<Rc<[Word]>> = None;
     let mut sentences = Vec::new();
@@ -1416,11 +1590,13 @@ fn prepare(title: &str, text: &str, similarity: &mut SimilarityCache) -> Prepare
         let is_heading = trimmed.starts_with('#');
         let shared: Rc<[Word]> = words.clone().into();
         if is_heading {
-            heading = Some(shared.clone());
+            let level = trimmed.chars().take_while(|&c| c == '#').count();
+            headings.retain(|(outer, _)| *outer < level);
+            headings.push((level, shared.clone()));
             lead_in = None;
         }
         let mut context = vec![title.clone()];
-        context.extend(heading.clone());
+        context.extend(headings.iter().map(|(_, heading)| heading.clone()));
         if is_row {
             // A table row is read with its header row: the header says what
             // each cell means ("| Annual contract value | €118,800 |").
@@ -1826,6 +2002,22 @@ mod tests {
                 None,
             ),
         ]);
+    }
+
+    #[test]
+    fn a_passage_is_read_under_the_headings_above_it() {
+        let text = "### Northwind enhancement\n\nEligible employees receive 16 weeks at full pay.";
+        let section = ["## 3. Birthing parent / primary adopter".to_string()];
+        let question = "How many weeks at full pay does the birthing parent receive?";
+        let answer = "The birthing parent receives 16 weeks at full pay [1].";
+        let alone = verifier().verify_reply(Some(question), answer, &[SourceText::untitled(text)]);
+        assert_eq!(alone.sentences[0].verdict, Verdict::Unsupported, "{alone:?}");
+        let framed = verifier().verify_reply(
+            Some(question),
+            answer,
+            &[SourceText::untitled(text).under(&section)],
+        );
+        assert_eq!(framed.sentences[0].verdict, Verdict::Supported, "{framed:?}");
     }
 
     #[test]

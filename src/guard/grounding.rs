@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::citations::{is_refusal, CitationVerifier, SourceText, Verdict, Verification};
-use super::text::{map_citation_markers, split_sentences};
+use super::text::{analyse, map_citation_markers, split_sentences, unit, Word, WordKind};
 
 /// The reply when the knowledge base holds no answer.
 pub const NOT_FOUND_ANSWER: &str = "I could not find this in the knowledge base.";
@@ -157,18 +157,36 @@ pub fn apply_policy(
             notices: Vec::new(),
         };
     }
+    // Grounded sentences that do not answer what was asked (a fact about
+    // another bonus, another release, nobody named for "who") are not an answer.
+    let off_question = off_question(verifier, question, draft, verification);
+    if let Some(why) = &off_question {
+        if settings.policy != CitationPolicy::Annotate {
+            let mut grounded = fallback(
+                settings,
+                verifier,
+                question,
+                sources,
+                settings.policy == CitationPolicy::Strict,
+            );
+            grounded.notices.insert(0, format!("the generated answer {why}"));
+            return grounded;
+        }
+    }
     match settings.policy {
         CitationPolicy::Annotate => {
             let text = annotate(draft, verification);
+            let mut notices = unsupported_notice(ungrounded, "marked");
+            notices.extend(off_question.map(|why| format!("the answer {why}")));
             Grounded {
                 text,
-                outcome: if ungrounded == 0 {
+                outcome: if ungrounded == 0 && notices.is_empty() {
                     Outcome::Answered
                 } else {
                     Outcome::Annotated
                 },
                 flagged_for_review: false,
-                notices: unsupported_notice(ungrounded, "marked"),
+                notices,
             }
         }
         CitationPolicy::Strip => {
@@ -200,6 +218,80 @@ pub fn apply_policy(
             }
         }
     }
+}
+
+/// Least share of the question's words a grounded sentence of the answer
+/// must cover, by meaning, for the answer to be about the question.
+const MIN_ANSWER_RELEVANCE: f32 = 0.2;
+
+/// Why the grounded sentences of `draft` do not answer `question`, if they do not:
+/// - none of them is about it (covers a fifth of its words);
+/// - it asks for a figure, a date or a person and none of them gives one
+///   that the question does not already hold;
+/// - it names a versioned thing ("Insight 4.2") and they speak of another
+///   version of it ("Insight 4.3").
+fn off_question(
+    verifier: &CitationVerifier,
+    question: &str,
+    draft: &str,
+    verification: &Verification,
+) -> Option<String> {
+    let claims: Vec<&str> = verification
+        .sentences
+        .iter()
+        .filter(|sentence| sentence.verdict != Verdict::NoClaim && sentence.is_grounded())
+        .map(|sentence| &draft[sentence.start..sentence.end])
+        .collect();
+    if claims.is_empty() {
+        return None;
+    }
+    let relevance = verifier.relevance(question, &claims);
+    if relevance
+        .iter()
+        .all(|&share| share < MIN_ANSWER_RELEVANCE)
+    {
+        return Some("is not about the question".into());
+    }
+    let asked = analyse(question);
+    let analysed: Vec<Vec<Word>> = claims.iter().map(|claim| analyse(claim)).collect();
+    if let Some(kind) = AnswerKind::asked_by(question) {
+        let new_value = |word: &Word| {
+            !asked.iter().any(|own| {
+                own.stem == word.stem && own.number == word.number && own.kind == word.kind
+            })
+        };
+        let given = analysed.iter().any(|words| {
+            let fresh: Vec<Word> = words.iter().filter(|w| new_value(w)).cloned().collect();
+            kind.found_in(&fresh)
+        });
+        if !given {
+            return Some(format!("does not give the {} the question asks for", kind.noun()));
+        }
+    }
+    for name in identifiers_in(question) {
+        let before = |words: &[Word], at: usize| at.checked_sub(1).map(|b| words[b].stem.clone());
+        let Some(label) = asked
+            .iter()
+            .position(|word| word.range == name.range)
+            .and_then(|at| before(&asked, at))
+        else {
+            continue;
+        };
+        for words in &analysed {
+            for (at, word) in words.iter().enumerate() {
+                if word.number.is_some()
+                    && word.number != name.number
+                    && before(words, at).as_deref() == Some(label.as_str())
+                {
+                    return Some(format!(
+                        "speaks of {} {}, the question asks about {} {}",
+                        words[at - 1].lower, word.lower, label, name.lower
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn unsupported_notice(count: usize, what: &str) -> Vec<String> {
@@ -315,6 +407,85 @@ fn fallback(
     }
 }
 
+/// "1. A request …" → "A request …": a list item's number is not part of a quote.
+fn without_enumerator(sentence: &str) -> &str {
+    let digits = sentence.bytes().take_while(u8::is_ascii_digit).count();
+    match sentence.as_bytes().get(digits..digits + 2) {
+        Some([b'.' | b')', b' ']) if digits > 0 && digits <= 2 => sentence[digits + 2..].trim_start(),
+        _ => sentence,
+    }
+}
+
+/// What a question asks for, when its wording says: a figure, a date or a person.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AnswerKind {
+    Figure,
+    Date,
+    Person,
+}
+
+impl AnswerKind {
+    fn asked_by(question: &str) -> Option<Self> {
+        let lower = question.to_lowercase();
+        let starts = |phrases: &[&str]| phrases.iter().any(|phrase| lower.contains(phrase));
+        if starts(&[
+            "how much",
+            "how many",
+            "how long",
+            "how often",
+            "how far",
+            "what percentage",
+            "what percent",
+            "what is the maximum",
+            "what is the minimum",
+        ]) {
+            Some(Self::Figure)
+        } else if lower.starts_with("when ") || starts(&["what date", "which date", "by when"]) {
+            Some(Self::Date)
+        } else if lower.starts_with("who ") || starts(&[" who "]) {
+            Some(Self::Person)
+        } else {
+            None
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Figure => "figure",
+            Self::Date => "date",
+            Self::Person => "person",
+        }
+    }
+
+    fn found_in(self, words: &[Word]) -> bool {
+        words.iter().any(|word| match self {
+            Self::Figure => {
+                word.number.is_some() || word.quantity.is_some() || unit(&word.lower).is_some()
+            }
+            Self::Date => word.is_date_word || word.number.is_some(),
+            Self::Person => word.is_name,
+        })
+    }
+}
+
+/// Numbers the question writes as part of a name ("Insight 4.4", "Gateway 3"):
+/// the asker's own figures ("I have 7 days left") are not among them.
+fn identifiers_in(question: &str) -> Vec<Word> {
+    let words = analyse(question);
+    words
+        .iter()
+        .enumerate()
+        .filter(|(at, word)| {
+            word.number.is_some()
+                && word.kind == WordKind::Content
+                && at
+                    .checked_sub(1)
+                    .is_some_and(|before| words[before].is_name && words[before].number.is_none())
+        })
+        .map(|(_, word)| word.clone())
+        .collect()
+}
+
 /// Source sentences that cover the question best, by the verifier's coverage.
 pub fn relevant_sentences(
     settings: &GroundingSettings,
@@ -330,18 +501,32 @@ pub fn relevant_sentences(
             if sentence.starts_with('#') || sentence.starts_with("**") && sentence.contains(":**") {
                 continue;
             }
-            let plain = sentence.trim_start_matches(['-', '*', '#', '>', ' ']);
+            let plain = without_enumerator(sentence.trim_start_matches(['-', '*', '#', '>', ' ']));
             if plain.len() >= 20 && !plain.starts_with('|') {
                 candidates.push((index, plain));
             }
         }
     }
     let texts: Vec<&str> = candidates.iter().map(|(_, text)| *text).collect();
+    let wanted = AnswerKind::asked_by(question);
+    let identifiers = identifiers_in(question);
     let mut scored: Vec<(f32, usize, String)> = verifier
         .relevance(question, &texts)
         .into_iter()
         .zip(&candidates)
         .filter(|(relevance, _)| *relevance >= settings.quote_min_relevance)
+        // A quote answers the question only if it holds what was asked for (a
+        // figure for "how many", a date for "when") and names what the
+        // question names ("Insight 4.4" is not "Insight 4.3").
+        .filter(|(_, (_, text))| {
+            let words = analyse(text);
+            wanted.is_none_or(|kind| kind.found_in(&words))
+                && identifiers.iter().all(|name| {
+                    words
+                        .iter()
+                        .any(|word| word.stem == name.stem && word.number == name.number)
+                })
+        })
         .map(|(relevance, (index, text))| (relevance, *index, text.replace('\n', " ")))
         .collect();
     // Best first; earlier (better retrieved) sources win ties.
@@ -363,21 +548,107 @@ mod tests {
         by 31 March.";
 
     fn run(policy: CitationPolicy, draft: &str) -> Grounded {
+        let question = "How many unused leave days can be carried over?";
+        answer_to(question, LEAVE, policy, draft)
+    }
+
+    fn answer_to(question: &str, source: &str, policy: CitationPolicy, draft: &str) -> Grounded {
         let verifier = CitationVerifier::new(VerifierSettings::default(), None);
-        let sources = [SourceText::untitled(LEAVE)];
-        let verification = verifier.verify(draft, &sources);
+        let sources = [SourceText::untitled(source)];
+        let verification = verifier.verify_reply(Some(question), draft, &sources);
         let settings = GroundingSettings {
             policy,
             ..GroundingSettings::default()
         };
-        apply_policy(
-            &settings,
-            &verifier,
-            "How many unused leave days can be carried over?",
-            draft,
-            &verification,
-            &sources,
-        )
+        apply_policy(&settings, &verifier, question, draft, &verification, &sources)
+    }
+
+    const RELEASES: &str = "Insight 4.3 was released to all workspaces on 20 May 2025. \
+        Insight 4.2 was released to EU workspaces on 11 February 2025.";
+
+    #[test]
+    fn grounded_sentences_that_do_not_answer_the_question_are_not_shown() {
+        let strict = CitationPolicy::Strict;
+        for (question, source, draft, why) in [
+            (
+                "Do I get paid time off when I move house?",
+                LEAVE,
+                "According to [1], up to 5 unused days may be carried over.",
+                "is not about the question",
+            ),
+            (
+                "Who decides whether unused days can be carried over?",
+                LEAVE,
+                "According to [1], up to 5 unused days may be carried over.",
+                "does not give the person",
+            ),
+            (
+                "When was Insight 4.2 released?",
+                RELEASES,
+                "According to [1], Insight 4.3 was released to all workspaces on 20 May 2025.",
+                "speaks of insight 4.3",
+            ),
+            (
+                "How many days of paid annual leave does a full-time employee get?",
+                LEAVE,
+                "According to [1], the answer is 5 days.",
+                "not supported",
+            ),
+        ] {
+            let shown = answer_to(question, source, strict, draft);
+            assert_ne!(shown.outcome, Outcome::Answered, "{question}: {shown:?}");
+            assert!(shown.flagged_for_review, "{question}: {shown:?}");
+            assert!(
+                shown.notices.iter().any(|notice| notice.contains(why)),
+                "{question}: {:?}",
+                shown.notices
+            );
+        }
+        // A fact about another bonus, moved onto the question's subject.
+        let verifier = CitationVerifier::new(VerifierSettings::default(), None);
+        let bonus = [SourceText::untitled(
+            "Eligible employees have a target bonus of 10% of annual base salary.",
+        )];
+        let moved = verifier.verify_reply(
+            Some("How much is the referral bonus if I recommend someone?"),
+            "According to [1], the referral bonus is 10% of annual base salary.",
+            &bonus,
+        );
+        assert!(
+            moved.sentences[0].reasons.iter().any(|r| r.contains("\"target bonus\"")),
+            "{moved:?}"
+        );
+        let answered = answer_to(
+            "When was Insight 4.2 released?",
+            RELEASES,
+            strict,
+            "According to [1], Insight 4.2 was released to EU workspaces on 11 February 2025.",
+        );
+        assert_eq!(answered.outcome, Outcome::Answered, "{answered:?}");
+    }
+
+    #[test]
+    fn quotes_must_hold_what_was_asked() {
+        // A quote about release 4.3 does not answer a question about 4.4, and
+        // a sentence without a figure does not answer "how much".
+        let settings = GroundingSettings::default();
+        let verifier = CitationVerifier::new(VerifierSettings::default(), None);
+        let releases = [SourceText::untitled(RELEASES)];
+        assert!(
+            relevant_sentences(&settings, &verifier, "When will Insight 4.4 be released?", &releases)
+                .is_empty()
+        );
+        assert_eq!(
+            relevant_sentences(&settings, &verifier, "When was Insight 4.2 released?", &releases).len(),
+            1
+        );
+        let allowance = [SourceText::untitled(
+            "On-call engineers receive an on-call allowance per the on-call agreement.",
+        )];
+        let question = "How much is the on-call allowance for engineers?";
+        assert!(relevant_sentences(&settings, &verifier, question, &allowance).is_empty());
+        assert_eq!(without_enumerator("1. A request is never accepted."), "A request is never accepted.");
+        assert_eq!(without_enumerator("2025 was a good year."), "2025 was a good year.");
     }
 
     const MIXED: &str = "Full-time employees receive 28 working days of paid annual leave. \

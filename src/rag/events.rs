@@ -20,6 +20,10 @@ pub struct SourceRef {
     pub location: Option<String>,
     pub score: f32,
     pub text: String,
+    /// The document's headings above the passage, outermost first (markdown
+    /// documents): what the passage is about when it starts below them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub section: Vec<String>,
     /// The retrieval guard flagged the passage: it is fenced in the prompt.
     pub untrusted: bool,
     /// The document's access labels (`no-verbatim` limits quoting it).

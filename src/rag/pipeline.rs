@@ -207,6 +207,7 @@ impl Pipeline {
                                 location: None,
                                 score: 1.0,
                                 text: scanned.text,
+                                section: Vec::new(),
                                 // Tool answers are data from outside: fenced.
                                 untrusted: true,
                                 labels: Vec::new(),
@@ -351,9 +352,11 @@ impl Pipeline {
         let draft = text.trim().to_string();
         let source_texts: Vec<SourceText> = sources
             .iter()
-            .map(|source| SourceText::new(&source.title, &source.text))
+            .map(|source| SourceText::new(&source.title, &source.text).under(&source.section))
             .collect();
-        let verification = self.verifier.verify(&draft, &source_texts);
+        let verification = self
+            .verifier
+            .verify_reply(Some(question), &draft, &source_texts);
         let mut grounded = apply_policy(
             &self.settings.grounding,
             &self.verifier,

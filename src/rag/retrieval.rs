@@ -227,10 +227,83 @@ impl Retriever {
                 location: chunk.location.clone(),
                 score: neighbour.similarity,
                 text: chunk.text.clone(),
+                section: headings_above(&content.chunks, ordinal),
                 untrusted: document.guard == "fence",
                 labels: document.labels.clone(),
             });
         }
         Ok(sources)
+    }
+}
+
+/// The markdown headings above chunk `ordinal` of a document, outermost
+/// first: each heading line of the chunks before it (chunks may overlap, so
+/// a line is taken once, by its offset in the document), kept while no
+/// heading of the same or a higher level follows.
+fn headings_above(chunks: &[crate::store::Chunk], ordinal: usize) -> Vec<String> {
+    let Some(target) = chunks.get(ordinal) else {
+        return Vec::new();
+    };
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut seen_until = 0usize;
+    for chunk in &chunks[..=ordinal] {
+        let mut offset = chunk.start;
+        for line in chunk.text.split_inclusive('\n') {
+            let at = offset;
+            offset += line.len();
+            if at < seen_until || at >= target.start {
+                continue;
+            }
+            let trimmed = line.trim();
+            let level = trimmed.chars().take_while(|&c| c == '#').count();
+            if level > 0 && trimmed[level..].starts_with(' ') {
+                stack.retain(|(outer, _)| *outer < level);
+                stack.push((level, trimmed.to_string()));
+            }
+        }
+        seen_until = seen_until.max(offset);
+    }
+    stack.into_iter().map(|(_, heading)| heading).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Chunk;
+
+    fn chunk(ordinal: usize, start: usize, text: &str) -> Chunk {
+        Chunk {
+            key: ordinal as u64,
+            ordinal,
+            start,
+            end: start + text.len(),
+            location: None,
+            text: text.to_string(),
+            vector: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn headings_above_a_chunk_come_from_the_chunks_before_it() {
+        let first = "# Policy\n\n## 1. Leave\n\nText.\n\n## 2. Parents\n\n";
+        let second = "## 2. Parents\n\n### Enhancement\n\nMore text.\n";
+        // The second chunk overlaps the first by its opening heading.
+        let overlap = first.len() - "## 2. Parents\n\n".len();
+        let third = "Eligible employees receive 16 weeks.\n";
+        let third_start = overlap + second.len();
+        let chunks = [
+            chunk(0, 0, first),
+            chunk(1, overlap, second),
+            chunk(2, third_start, third),
+        ];
+        assert_eq!(headings_above(&chunks, 0), Vec::<String>::new());
+        // Above the second chunk's start; its own "## 2. Parents" replaces
+        // "## 1. Leave" when the verifier reads the chunk.
+        assert_eq!(headings_above(&chunks, 1), ["# Policy", "## 1. Leave"]);
+        assert_eq!(
+            headings_above(&chunks, 2),
+            ["# Policy", "## 2. Parents", "### Enhancement"]
+        );
+        assert!(headings_above(&chunks, 9).is_empty());
     }
 }

@@ -52,6 +52,7 @@ fn source(number: usize, title: &str, source: &str, location: Option<&str>) -> S
         location: location.map(str::to_string),
         score: 0.71,
         text: "Full-time employees receive 28 days of paid annual leave.".into(),
+        section: Vec::new(),
         untrusted: false,
         labels: vec![],
     }
