@@ -1323,7 +1323,8 @@ fn verify_request(verifier: &CitationVerifier, line: &str) -> Result<serde_json:
         .iter()
         .map(|source| SourceText::new(source.title.as_deref().unwrap_or(""), &source.text))
         .collect();
-    let verification = verifier.verify_reply(request.question.as_deref(), &request.answer, &sources);
+    let verification =
+        verifier.verify_reply(request.question.as_deref(), &request.answer, &sources);
     let sentences: Vec<serde_json::Value> = verification
         .sentences
         .iter()

@@ -245,7 +245,7 @@ pub fn evaluate(pipeline: &mut Pipeline, question: &EvalQuestion) -> Result<Eval
     let source_texts: Vec<SourceText> = answer
         .sources
         .iter()
-            .map(|source| SourceText::new(&source.title, &source.text).under(&source.section))
+        .map(|source| SourceText::new(&source.title, &source.text).under(&source.section))
         .collect();
     let verifier = &pipeline.verifier;
 

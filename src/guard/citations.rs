@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::grounding::AnswerKind;
 use super::text::{
     analyse, citation_marker_len, citation_numbers, split_sentences, unit, Word, WordKind,
     ANTONYMS, MONTHS,
@@ -216,6 +217,8 @@ struct PreparedSentence {
     stem_ids: Vec<usize>,
     /// Indices of the source sentences this unit is made of.
     members: Range<usize>,
+    /// Hyphenated names written as code (`` `insight-api` ``).
+    code_names: Rc<[Hyphenated]>,
 }
 
 impl PreparedSentence {
@@ -266,7 +269,7 @@ impl CitationVerifier {
     }
 
     /// Checks `answer` as the reply to `question`: a sentence that leans on
-    /// the question for what it is about ("The answer is 30 days [1].") is
+    /// the question for what it is about ("The answer is 30 days \[1\].") is
     /// checked with the question's words added, so that "30 days" must be
     /// what the source says about the question's subject, not any 30 days.
     pub fn verify_reply(
@@ -275,7 +278,7 @@ impl CitationVerifier {
         answer: &str,
         sources: &[SourceText],
     ) -> Verification {
-        let topic = question.map(question_topic).unwrap_or_default();
+        let topic = question.map(QuestionTopic::of).unwrap_or_default();
         let mut similarity = SimilarityCache::new(self.vectors.as_deref());
         let prepared: Vec<PreparedSource> = sources
             .iter()
@@ -301,7 +304,12 @@ impl CitationVerifier {
                 reasons: vec!["no factual content".into()],
             };
         }
-        let found = self.match_source(&words, &[], &prepared, &mut similarity);
+        let found = self.match_source(
+            &words,
+            &QuestionTopic::default(),
+            &prepared,
+            &mut similarity,
+        );
         match found.passing {
             Some((span, score)) if score >= self.settings.min_coverage => SupportCheck {
                 supported: true,
@@ -352,6 +360,7 @@ impl CitationVerifier {
                     ids: Vec::new(),
                     stem_ids: Vec::new(),
                     members: 0..1,
+                    code_names: Rc::from([]),
                 };
                 let target = with_ids(target, &mut similarity);
                 words
@@ -367,7 +376,7 @@ impl CitationVerifier {
         &self,
         answer: &str,
         range: Range<usize>,
-        topic: &[Word],
+        topic: &QuestionTopic,
         sources: &[PreparedSource],
         similarity: &mut SimilarityCache,
     ) -> SentenceCheck {
@@ -375,7 +384,7 @@ impl CitationVerifier {
         let citations = citation_numbers(text);
         let mut words = claim_words(text);
         if leans_on_question(&words) {
-            words.extend(topic.iter().cloned());
+            words.extend(topic.words.iter().cloned());
         }
         let mut check = SentenceCheck {
             start: range.start,
@@ -388,6 +397,17 @@ impl CitationVerifier {
             reasons: Vec::new(),
         };
         if is_refusal(text) || !words.iter().any(|word| word.kind == WordKind::Content) {
+            return check;
+        }
+        // "Someone from the Service Desk called and asked me …": the asker's
+        // story handed back as a fact. Documents address their reader ("your
+        // budget", "if you exceed"), which a model may echo as "my budget" or
+        // "when I exceed"; they never tell what happened to "me".
+        if let Some(pronoun) = tells_of_the_asker(text) {
+            check.verdict = Verdict::Unsupported;
+            check.reasons = vec![format!(
+                "tells of the asker (\"{pronoun}\"), which no source does"
+            )];
             return check;
         }
 
@@ -465,7 +485,7 @@ impl CitationVerifier {
     fn match_source(
         &self,
         claim: &[Word],
-        topic: &[Word],
+        topic: &QuestionTopic,
         source: &PreparedSource,
         similarity: &mut SimilarityCache,
     ) -> SourceMatch {
@@ -547,7 +567,7 @@ impl CitationVerifier {
                     // make "business class" the source's "1st class".
                     let title = unit.context.first().map_or(0, |title| title.len());
                     let own = unit.words.len();
-                    reasons.extend(requalified(clause, topic, unit, |word| {
+                    let mut coverage = |word: &Word| {
                         let probe = Probe::new(word, similarity);
                         let mut best = self.cover_in(
                             &probe,
@@ -569,7 +589,11 @@ impl CitationVerifier {
                             offset = end;
                         }
                         best
-                    }));
+                    };
+                    reasons.extend(requalified(clause, &topic.words, unit, &mut coverage));
+                    if reasons.is_empty() && topic.asks_who {
+                        reasons.extend(echoed_head_missing(clause, &topic.words, &mut coverage));
+                    }
                 }
                 if reasons.is_empty() {
                     best_pass = Some((index, score));
@@ -795,6 +819,58 @@ impl<'w> Probe<'w> {
     }
 }
 
+/// The clause repeats a phrase of the question ("the customer success manager
+/// for Isarwerk is …") whose head word the source does not have: the source
+/// speaks of something else ("VP Customer Success (Sabine Krüger)").
+fn echoed_head_missing(
+    clause: &[Word],
+    topic: &[Word],
+    coverage: &mut impl FnMut(&Word) -> f32,
+) -> Option<String> {
+    // Only words next to each other in the clause make a phrase: "manager
+    // for Isarwerk" is two.
+    let content: Vec<(usize, &Word)> = clause
+        .iter()
+        .enumerate()
+        .filter(|(_, word)| word.kind == WordKind::Content && word.number.is_none())
+        .collect();
+    let asked = |first: (usize, &Word), second: (usize, &Word)| {
+        second.0 == first.0 + 1
+            && topic
+                .windows(2)
+                .any(|pair| pair[0].stem == first.1.stem && pair[1].stem == second.1.stem)
+    };
+    let mut at = 0;
+    while at + 1 < content.len() {
+        if !asked(content[at], content[at + 1]) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at + 1 < content.len() && asked(content[at], content[at + 1]) {
+            at += 1;
+        }
+        // A name ("Brauhaus Logistik") is the name check's to judge, title included.
+        let head = content[at].1;
+        if !head.is_name && weight(head) == 1.0 && coverage(head) < QUESTION_HEAD_COVER {
+            let phrase: Vec<&str> = content[start..=at]
+                .iter()
+                .map(|(_, word)| word.lower.as_str())
+                .collect();
+            return Some(format!(
+                "the source does not speak of the question's \"{}\"",
+                phrase.join(" ")
+            ));
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Coverage the head of a question's phrase needs where the answer repeats
+/// the phrase: what a word found only in a heading gets.
+const QUESTION_HEAD_COVER: f32 = 0.5;
+
 /// Below this coverage a qualifier taken from the question counts as absent
 /// from the source (near synonyms such as "normal" / "standard" score above).
 const ABSENT_QUALIFIER: f32 = 0.25;
@@ -806,13 +882,12 @@ fn requalified(
     clause: &[Word],
     topic: &[Word],
     unit: &PreparedSentence,
-    mut coverage: impl FnMut(&Word) -> f32,
+    coverage: &mut impl FnMut(&Word) -> f32,
 ) -> Option<String> {
     for pair in clause.windows(2) {
         let (qualifier, head) = (&pair[0], &pair[1]);
-        let plain = |word: &Word| {
-            word.kind == WordKind::Content && word.number.is_none() && !word.is_name
-        };
+        let plain =
+            |word: &Word| word.kind == WordKind::Content && word.number.is_none() && !word.is_name;
         // A head is a noun-like word: not a figure ("takes 10") and not an
         // adverb ("report misconduct anonymously").
         if !plain(qualifier)
@@ -997,6 +1072,12 @@ fn hard_checks(
     if reasons.is_empty() {
         reasons.extend(dates_apart(claim, &sentence.words));
     }
+    if reasons.is_empty() {
+        reasons.extend(other_identifier(claim, sentence));
+    }
+    if reasons.is_empty() {
+        reasons.extend(date_of_another_thing(claim, &sentence.words));
+    }
     if !acronyms_resolved(claim, sentence, &mut reasons) {
         return reasons;
     }
@@ -1005,6 +1086,96 @@ fn hard_checks(
         reasons.extend(crossed_binding(claim, &sentence.words));
     }
     reasons
+}
+
+/// Hyphen-joined words without figures ("auth-service", "sign-in"):
+/// services, products and codes are often named so.
+#[derive(Clone)]
+struct Hyphenated {
+    /// Stems joined by hyphens, for comparing.
+    stems: String,
+    /// As written, lower-cased, for reasons.
+    lower: String,
+    /// Byte range of the whole compound.
+    range: Range<usize>,
+}
+
+fn hyphenated<'w>(words: impl Iterator<Item = &'w Word>) -> Vec<Hyphenated> {
+    let mut found = Vec::new();
+    // The chain so far and whether it holds a figure.
+    let mut chain: Option<(Vec<&Word>, bool)> = None;
+    let mut close = |chain: Option<(Vec<&Word>, bool)>| {
+        if let Some((parts, false)) = chain.filter(|(parts, _)| parts.len() > 1) {
+            let join = |part: fn(&Word) -> &str| {
+                parts
+                    .iter()
+                    .map(|word| part(word))
+                    .collect::<Vec<_>>()
+                    .join("-")
+            };
+            found.push(Hyphenated {
+                stems: join(|word| word.stem.as_str()),
+                lower: join(|word| word.lower.as_str()),
+                range: parts[0].range.start..parts[parts.len() - 1].range.end,
+            });
+        }
+    };
+    for word in words {
+        let joined = word.punct_before == '-'
+            && chain
+                .as_ref()
+                .and_then(|(parts, _)| parts.last())
+                .is_some_and(|last| word.range.start == last.range.end + 1);
+        if !joined {
+            close(chain.take());
+        }
+        let (parts, figure) = chain.get_or_insert_with(|| (Vec::new(), false));
+        parts.push(word);
+        *figure |= word.number.is_some();
+        if word.punct_after != '-' {
+            close(chain.take());
+        }
+    }
+    close(chain);
+    found
+}
+
+/// The hyphenated names a source sentence writes as code (`` `insight-api` ``).
+fn code_names(text: &str, words: &[Word]) -> Vec<Hyphenated> {
+    hyphenated(words.iter())
+        .into_iter()
+        .filter(|name| {
+            text[..name.range.start].ends_with('`') && text[name.range.end..].starts_with('`')
+        })
+        .collect()
+}
+
+/// The claim names a hyphenated identifier ("auth-service") with a word the
+/// source sentence lacks, while the sentence names a service or code of its
+/// own (`` `insight-api` ``): the fact belongs to the other thing.
+fn other_identifier(claim: &[Word], sentence: &PreparedSentence) -> Option<String> {
+    if sentence.code_names.is_empty() {
+        return None;
+    }
+    let claimed = hyphenated(claim.iter());
+    let missing = claimed.iter().find(|id| {
+        !sentence
+            .code_names
+            .iter()
+            .any(|code| code.stems == id.stems)
+            && id
+                .stems
+                .split('-')
+                .any(|part| !sentence.all_words().any(|word| word.stem == part))
+    })?;
+    let other = sentence
+        .code_names
+        .iter()
+        .find(|code| !claimed.iter().any(|id| id.stems == code.stems))?;
+    Some(format!(
+        "names \"{}\" where the source names \"{}\"",
+        missing.lower, other.lower
+    ))
 }
 
 /// The month a number is written with ("15 January", "October 1, 2021",
@@ -1040,6 +1211,43 @@ fn dates_apart(claim: &[Word], words: &[Word]) -> Option<String> {
                     .iter()
                     .find(|w| w.is_date_word && w.lower.starts_with(month))
                     .map_or(month, |w| w.lower.as_str())
+            ));
+        }
+    }
+    None
+}
+
+/// The source dates a thing the claim does not mention ("the renewal meeting
+/// on 12 June 2025"), and the claim gives that date to something else ("the
+/// contract is up for renewal on 12 June 2025").
+fn date_of_another_thing(claim: &[Word], words: &[Word]) -> Option<String> {
+    for at in 1..words.len().saturating_sub(1) {
+        if words[at].lower != "on" {
+            continue;
+        }
+        let thing = &words[at - 1];
+        let date = &words[at + 1];
+        let (Some(day), Some(month)) = (date.number, month_of(words, at + 1)) else {
+            continue;
+        };
+        // A thing, not an event: "followed on 3 June" says when, not what.
+        if thing.kind != WordKind::Content
+            || thing.number.is_some()
+            || thing.is_name
+            || thing.is_date_word
+            || thing.lower.ends_with("ed")
+            || weight(thing) < 1.0
+        {
+            continue;
+        }
+        let same_date = claim
+            .iter()
+            .enumerate()
+            .any(|(index, word)| word.number == Some(day) && month_of(claim, index) == Some(month));
+        if same_date && !claim.iter().any(|word| word.stem == thing.stem) {
+            return Some(format!(
+                "the source gives that date to the \"{}\"",
+                thing.lower
             ));
         }
     }
@@ -1452,6 +1660,17 @@ fn acronyms_resolved(
     reasons.is_empty()
 }
 
+/// The object form of the first person a sentence uses, if any ("asked me",
+/// "told me", "for myself").
+fn tells_of_the_asker(text: &str) -> Option<&'static str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .find_map(|token| match token {
+            "me" | "Me" => Some("me"),
+            "myself" | "Myself" => Some("myself"),
+            _ => None,
+        })
+}
+
 /// Nouns an answer uses to point at itself or its sources, not at a subject.
 const SELF_REFERENCES: &[&str] = &[
     "answer",
@@ -1470,9 +1689,10 @@ const SELF_REFERENCES: &[&str] = &[
 /// A claim that states a value ("30 days", "Yes, 5.", "It is Laura Brenner")
 /// with no word saying what it is about: its subject is the question's.
 fn leans_on_question(words: &[Word]) -> bool {
-    let states_a_value = words
-        .iter()
-        .any(|word| word.kind == WordKind::Content && (word.number.is_some() || word.is_name || word.is_date_word));
+    let states_a_value = words.iter().any(|word| {
+        word.kind == WordKind::Content
+            && (word.number.is_some() || word.is_name || word.is_date_word)
+    });
     let topical = words.iter().any(|word| {
         word.kind == WordKind::Content
             && word.number.is_none()
@@ -1485,19 +1705,34 @@ fn leans_on_question(words: &[Word]) -> bool {
     states_a_value && !topical
 }
 
-/// The words of a question that say what it is about: its content words,
-/// without the asker's own numbers ("I have 7 days left") or negations.
-fn question_topic(question: &str) -> Vec<Word> {
-    analyse(question)
-        .into_iter()
-        .filter(|word| word.kind == WordKind::Content && word.number.is_none())
-        .map(|mut word| {
-            word.boundary_before = false;
-            word.segment_before = false;
-            word.negated = false;
-            word
-        })
-        .collect()
+/// What the question contributes to checking its answer.
+#[derive(Debug, Default)]
+struct QuestionTopic {
+    /// The words that say what it is about: its content words, without the
+    /// asker's own numbers ("I have 7 days left") or negations.
+    words: Vec<Word>,
+    /// "Who is …": the role the question names picks the person, so an
+    /// answer that repeats the role must find it in the source.
+    asks_who: bool,
+}
+
+impl QuestionTopic {
+    fn of(question: &str) -> Self {
+        let words = analyse(question)
+            .into_iter()
+            .filter(|word| word.kind == WordKind::Content && word.number.is_none())
+            .map(|mut word| {
+                word.boundary_before = false;
+                word.segment_before = false;
+                word.negated = false;
+                word
+            })
+            .collect();
+        Self {
+            words,
+            asks_who: AnswerKind::asked_by(question) == Some(AnswerKind::Person),
+        }
+    }
 }
 
 /// Words of a claim with its `[n]` markers and "source 2" references removed.
@@ -1560,8 +1795,21 @@ fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSou
     let title: Rc<[Word]> = analyse(title).into();
     // The headings above the sentence, outermost first, with their levels:
     // "### Northwind enhancement" sits under "## Birthing parent".
-    let mut headings: Vec<(usize, Rc<[Word]>)> =
-        source.section.iter().filter_map(|line| heading_of(line)).collect();
+    let mut headings: Vec<(usize, Rc<[Word]>)> = source
+        .section
+        .iter()
+        .filter_map(|line| heading_of(line))
+        .collect();
+    // A level-1 heading is the document's title in markdown: it frames the
+    // sentence as the title does, and counts as little ("Business Travel
+    // Policy" does not make "business class" the source's "1st class").
+    let framed_title = |headings: &[(usize, Rc<[Word]>)]| -> Rc<[Word]> {
+        match headings.iter().find(|(level, _)| *level == 1) {
+            Some((_, top)) => title.iter().chain(top.iter()).cloned().collect(),
+            None => title.clone(),
+        }
+    };
+    let mut title_frame = framed_title(&headings);
     let mut lead_in: Option<Rc<[Word]>> = None;
     let mut table_header: Option<Rc<[Word]>> = None;
     let mut sentences = Vec::new();
@@ -1583,6 +1831,7 @@ fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSou
         for word in &mut words {
             word.range = word.range.start + range.start..word.range.end + range.start;
         }
+        let code: Rc<[Hyphenated]> = code_names(text, &words).into();
         let trimmed = raw.trim_start();
         let is_row = trimmed.starts_with('|');
         let is_item = trimmed.starts_with(['-', '*', '+'])
@@ -1593,10 +1842,16 @@ fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSou
             let level = trimmed.chars().take_while(|&c| c == '#').count();
             headings.retain(|(outer, _)| *outer < level);
             headings.push((level, shared.clone()));
+            title_frame = framed_title(&headings);
             lead_in = None;
         }
-        let mut context = vec![title.clone()];
-        context.extend(headings.iter().map(|(_, heading)| heading.clone()));
+        let mut context = vec![title_frame.clone()];
+        context.extend(
+            headings
+                .iter()
+                .filter(|(level, _)| *level > 1)
+                .map(|(_, heading)| heading.clone()),
+        );
         if is_row {
             // A table row is read with its header row: the header says what
             // each cell means ("| Annual contract value | €118,800 |").
@@ -1628,6 +1883,7 @@ fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSou
                 ids: Vec::new(),
                 stem_ids: Vec::new(),
                 members: sentences.len()..sentences.len() + 1,
+                code_names: code,
             },
             similarity,
         ));
@@ -1642,6 +1898,7 @@ fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSou
             ids: sentence.ids.clone(),
             stem_ids: sentence.stem_ids.clone(),
             members: sentence.members.clone(),
+            code_names: sentence.code_names.clone(),
         })
         .collect();
     for index in 1..sentences.len() {
@@ -1660,6 +1917,12 @@ fn prepare(source: &SourceText, similarity: &mut SimilarityCache) -> PreparedSou
                 ids: Vec::new(),
                 stem_ids: Vec::new(),
                 members: index - 1..index + 1,
+                code_names: first
+                    .code_names
+                    .iter()
+                    .chain(second.code_names.iter())
+                    .cloned()
+                    .collect(),
             },
             similarity,
         ));
@@ -2011,13 +2274,21 @@ mod tests {
         let question = "How many weeks at full pay does the birthing parent receive?";
         let answer = "The birthing parent receives 16 weeks at full pay [1].";
         let alone = verifier().verify_reply(Some(question), answer, &[SourceText::untitled(text)]);
-        assert_eq!(alone.sentences[0].verdict, Verdict::Unsupported, "{alone:?}");
+        assert_eq!(
+            alone.sentences[0].verdict,
+            Verdict::Unsupported,
+            "{alone:?}"
+        );
         let framed = verifier().verify_reply(
             Some(question),
             answer,
             &[SourceText::untitled(text).under(&section)],
         );
-        assert_eq!(framed.sentences[0].verdict, Verdict::Supported, "{framed:?}");
+        assert_eq!(
+            framed.sentences[0].verdict,
+            Verdict::Supported,
+            "{framed:?}"
+        );
     }
 
     #[test]
@@ -2067,5 +2338,69 @@ mod tests {
                 .check("Here is what I found:", SourceText::untitled(LEAVE))
                 .supported
         );
+    }
+
+    #[test]
+    fn facts_stay_with_what_they_are_about() {
+        // A level-1 heading is the document's title: its words do not make
+        // "business class" the rail section's "1st class".
+        let rail = "# Business Travel Policy\n\n## 3. Rail\n\n- Standard / 2nd class is the default. **1st class** is permitted when the one-way journey is longer than **3 hours**.";
+        // A threshold stated for one service.
+        let rollback = "- p95 latency exceeds **800 ms** (for `insight-api`; other services have their own thresholds in the service catalogue), or";
+        // A date the source gives to a meeting.
+        let renewal =
+            "Laura Brenner is preparing a proposal for the renewal meeting on 12 June 2025.";
+        let release = "A maintenance update, **4.3.1**, followed on **3 June 2025**.";
+        // (question, answer, source, the reason expected; None: supported)
+        let cases = [
+            (
+                "When am I allowed to fly business class?",
+                "According to [1], business class is allowed when the one-way journey is longer than 3 hours.",
+                rail,
+                Some("\"1st class\""),
+            ),
+            (
+                "What p95 latency threshold is used for auth-service canary rollbacks?",
+                "The p95 latency threshold for auth-service rollbacks is 800 ms [1].",
+                rollback,
+                Some("\"insight-api\""),
+            ),
+            (
+                "What p95 latency threshold is used for insight-api rollbacks?",
+                "The p95 latency threshold for insight-api rollbacks is 800 ms [1].",
+                rollback,
+                None,
+            ),
+            (
+                "When is the contract up for renewal?",
+                "The contract is up for renewal on 12 June 2025 [1].",
+                renewal,
+                Some("\"meeting\""),
+            ),
+            (
+                "When is the renewal meeting?",
+                "The renewal meeting is on 12 June 2025 [1].",
+                renewal,
+                None,
+            ),
+            (
+                "When did the 4.3.1 update come out?",
+                "Insight 4.3.1 came out on 3 June 2025 [1].",
+                release,
+                None,
+            ),
+        ];
+        for (question, answer, source, expected) in cases {
+            let checked =
+                verifier().verify_reply(Some(question), answer, &[SourceText::untitled(source)]);
+            let reasons = &checked.sentences[0].reasons;
+            match expected {
+                Some(why) => assert!(
+                    reasons.iter().any(|r| r.contains(why)),
+                    "{answer}: {reasons:?}"
+                ),
+                None => assert!(reasons.is_empty(), "{answer}: {reasons:?}"),
+            }
+        }
     }
 }

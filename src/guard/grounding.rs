@@ -169,7 +169,9 @@ pub fn apply_policy(
                 sources,
                 settings.policy == CitationPolicy::Strict,
             );
-            grounded.notices.insert(0, format!("the generated answer {why}"));
+            grounded
+                .notices
+                .insert(0, format!("the generated answer {why}"));
             return grounded;
         }
     }
@@ -246,10 +248,7 @@ fn off_question(
         return None;
     }
     let relevance = verifier.relevance(question, &claims);
-    if relevance
-        .iter()
-        .all(|&share| share < MIN_ANSWER_RELEVANCE)
-    {
+    if relevance.iter().all(|&share| share < MIN_ANSWER_RELEVANCE) {
         return Some("is not about the question".into());
     }
     let asked = analyse(question);
@@ -265,7 +264,10 @@ fn off_question(
             kind.found_in(&fresh)
         });
         if !given {
-            return Some(format!("does not give the {} the question asks for", kind.noun()));
+            return Some(format!(
+                "does not give the {} the question asks for",
+                kind.noun()
+            ));
         }
     }
     for name in identifiers_in(question) {
@@ -285,7 +287,10 @@ fn off_question(
                 {
                     return Some(format!(
                         "speaks of {} {}, the question asks about {} {}",
-                        words[at - 1].lower, word.lower, label, name.lower
+                        words[at - 1].lower,
+                        word.lower,
+                        label,
+                        name.lower
                     ));
                 }
             }
@@ -411,21 +416,23 @@ fn fallback(
 fn without_enumerator(sentence: &str) -> &str {
     let digits = sentence.bytes().take_while(u8::is_ascii_digit).count();
     match sentence.as_bytes().get(digits..digits + 2) {
-        Some([b'.' | b')', b' ']) if digits > 0 && digits <= 2 => sentence[digits + 2..].trim_start(),
+        Some([b'.' | b')', b' ']) if digits > 0 && digits <= 2 => {
+            sentence[digits + 2..].trim_start()
+        }
         _ => sentence,
     }
 }
 
 /// What a question asks for, when its wording says: a figure, a date or a person.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum AnswerKind {
+pub(crate) enum AnswerKind {
     Figure,
     Date,
     Person,
 }
 
 impl AnswerKind {
-    fn asked_by(question: &str) -> Option<Self> {
+    pub(crate) fn asked_by(question: &str) -> Option<Self> {
         let lower = question.to_lowercase();
         let starts = |phrases: &[&str]| phrases.iter().any(|phrase| lower.contains(phrase));
         if starts(&[
@@ -560,7 +567,14 @@ mod tests {
             policy,
             ..GroundingSettings::default()
         };
-        apply_policy(&settings, &verifier, question, draft, &verification, &sources)
+        apply_policy(
+            &settings,
+            &verifier,
+            question,
+            draft,
+            &verification,
+            &sources,
+        )
     }
 
     const RELEASES: &str = "Insight 4.3 was released to all workspaces on 20 May 2025. \
@@ -615,9 +629,62 @@ mod tests {
             &bonus,
         );
         assert!(
-            moved.sentences[0].reasons.iter().any(|r| r.contains("\"target bonus\"")),
+            moved.sentences[0]
+                .reasons
+                .iter()
+                .any(|r| r.contains("\"target bonus\"")),
             "{moved:?}"
         );
+        // The asker's own words handed back, and a question's phrase whose
+        // head the source lacks.
+        for (question, source, draft, why) in [
+            (
+                "Someone called and asked me to read out my code. Is that normal?",
+                "Nobody from the Service Desk needs your code.",
+                "According to [1], someone from the Service Desk called and asked me for my code.",
+                "tells of the asker",
+            ),
+            (
+                "Who is the customer success manager for Isarwerk?",
+                "Isarwerk data owner: VP Customer Success (Sabine Krüger).",
+                "According to [1], the customer success manager for Isarwerk is Sabine Krüger.",
+                "\"customer success manager\"",
+            ),
+        ] {
+            let checked =
+                verifier.verify_reply(Some(question), draft, &[SourceText::untitled(source)]);
+            assert!(
+                checked.sentences[0].reasons.iter().any(|r| r.contains(why)),
+                "{question}: {checked:?}"
+            );
+        }
+        // The reader the document addresses, echoed as "my" or "I", and a
+        // question's phrase in other words when no person is asked for.
+        for (question, source, draft) in [
+            (
+                "What's my budget for home office equipment?",
+                "Each employee has a one-off home office budget of £430.",
+                "According to [1], my one-off budget for home office equipment is £430.",
+            ),
+            (
+                "What does the API return when I exceed the rate limit?",
+                "When a limit is exceeded the API returns HTTP 429 Too Many Requests.",
+                "According to [1], when I exceed the rate limit, the API returns HTTP 429 Too Many Requests.",
+            ),
+            (
+                "Which address do I forward a suspicious email to?",
+                "Forward the message as an attachment to phishing@northwind-analytics.example.",
+                "According to [1], forward a suspicious email as an attachment to phishing@northwind-analytics.example.",
+            ),
+            (
+                "Who is the billing contact at Brauhaus Logistik?",
+                "# Customer Account Record: Brauhaus Logistik AG\n\nChanges need a call-back to the registered billing contact (Monika Huber).",
+                "According to [1], the billing contact at Brauhaus Logistik is Monika Huber.",
+            ),
+        ] {
+            let checked = verifier.verify_reply(Some(question), draft, &[SourceText::untitled(source)]);
+            assert_eq!(checked.sentences[0].verdict, Verdict::Supported, "{question}: {checked:?}");
+        }
         let answered = answer_to(
             "When was Insight 4.2 released?",
             RELEASES,
@@ -634,12 +701,21 @@ mod tests {
         let settings = GroundingSettings::default();
         let verifier = CitationVerifier::new(VerifierSettings::default(), None);
         let releases = [SourceText::untitled(RELEASES)];
-        assert!(
-            relevant_sentences(&settings, &verifier, "When will Insight 4.4 be released?", &releases)
-                .is_empty()
-        );
+        assert!(relevant_sentences(
+            &settings,
+            &verifier,
+            "When will Insight 4.4 be released?",
+            &releases
+        )
+        .is_empty());
         assert_eq!(
-            relevant_sentences(&settings, &verifier, "When was Insight 4.2 released?", &releases).len(),
+            relevant_sentences(
+                &settings,
+                &verifier,
+                "When was Insight 4.2 released?",
+                &releases
+            )
+            .len(),
             1
         );
         let allowance = [SourceText::untitled(
@@ -647,8 +723,14 @@ mod tests {
         )];
         let question = "How much is the on-call allowance for engineers?";
         assert!(relevant_sentences(&settings, &verifier, question, &allowance).is_empty());
-        assert_eq!(without_enumerator("1. A request is never accepted."), "A request is never accepted.");
-        assert_eq!(without_enumerator("2025 was a good year."), "2025 was a good year.");
+        assert_eq!(
+            without_enumerator("1. A request is never accepted."),
+            "A request is never accepted."
+        );
+        assert_eq!(
+            without_enumerator("2025 was a good year."),
+            "2025 was a good year."
+        );
     }
 
     const MIXED: &str = "Full-time employees receive 28 working days of paid annual leave. \

@@ -495,7 +495,11 @@ fn gap_punctuation(gap: &str, last: bool) -> char {
     let mut marks = gap
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '*' | '_' | '`'));
-    let found = if last { marks.next_back() } else { marks.next() };
+    let found = if last {
+        marks.next_back()
+    } else {
+        marks.next()
+    };
     found.unwrap_or(' ')
 }
 
