@@ -761,7 +761,7 @@ fn evaluate(context: &identity::Context, args: &EvalArgs) -> anyhow::Result<Exit
         }
         outcomes.push(outcome);
     }
-    let summary = eval::summarise(&config.model, config.ask.grounding.policy, &outcomes);
+    let summary = eval::summarise(&config.model, pipeline.citation_policy(), &outcomes);
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -1439,6 +1439,7 @@ fn ask(context: &identity::Context, question: &str, json: bool) -> anyhow::Resul
     context.require(crate::auth::Action::Ask)?;
     context.retention_if_due()?;
     let pipeline = open_pipeline(context)?;
+    let policy = pipeline.citation_policy();
     let mut session = Session::new(context.principal.clone(), pipeline, &context.governance)?;
     if question == "-" {
         return ask_batch(&mut session);
@@ -1446,9 +1447,8 @@ fn ask(context: &identity::Context, question: &str, json: bool) -> anyhow::Resul
     // Under `strip` and `strict` nothing unverified reaches the screen: the
     // draft is generated behind a spinner and only the checked answer printed.
     // An answer that may be held for review is never streamed either.
-    let stream_draft = !json
-        && config.ask.grounding.policy == CitationPolicy::Annotate
-        && config.governance.review_hold.is_empty();
+    let stream_draft =
+        !json && policy == CitationPolicy::Annotate && config.governance.review_hold.is_empty();
     let spinner = (!json && !stream_draft).then(|| {
         let spinner = ProgressBar::new_spinner().with_message("generating and verifying");
         spinner.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -1518,6 +1518,7 @@ fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
     }
     context.retention_if_due()?;
     let pipeline = open_pipeline(context)?;
+    let stream_drafts = pipeline.citation_policy() == CitationPolicy::Annotate;
     let visible: Vec<_> = pipeline.retriever.visible_documents().collect();
     let status = crate::tui::Status {
         user: context.principal.name.clone(),
@@ -1561,7 +1562,7 @@ fn chat(context: &identity::Context) -> anyhow::Result<ExitCode> {
         history,
         status,
         keys,
-        context.config.ask.grounding.policy == CitationPolicy::Annotate,
+        stream_drafts,
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -444,6 +444,21 @@ impl CitationVerifier {
             }
         }
 
+        // A source that names the advised action and does not advise it
+        // ("shutting down destroys evidence") outweighs another that only
+        // comes near it in meaning ("laptops are remotely locked").
+        let rejected = sources.iter().enumerate().find_map(|(index, source)| {
+            source.sentences.iter().find_map(|sentence| {
+                advice_not_given(&words, &sentence.words)
+                    .map(|reason| format!("source [{}]: {reason}", index + 1))
+            })
+        });
+        if let Some(reason) = rejected {
+            best_cited = None;
+            best_other = None;
+            closest = (closest.0, vec![reason]);
+        }
+
         let cited_any = !citations.is_empty();
         let invalid: Vec<usize> = citations
             .iter()
@@ -1078,6 +1093,7 @@ fn hard_checks(
     if reasons.is_empty() {
         reasons.extend(date_of_another_thing(claim, &sentence.words));
     }
+
     if !acronyms_resolved(claim, sentence, &mut reasons) {
         return reasons;
     }
@@ -1252,6 +1268,40 @@ fn date_of_another_thing(claim: &[Word], words: &[Word]) -> Option<String> {
         }
     }
     None
+}
+
+/// The verb a claim advises ("you should **shut** down", "you need to
+/// **report**"), if it advises one.
+fn advised_verb(claim: &[Word]) -> Option<&Word> {
+    let at = claim
+        .iter()
+        .position(|word| matches!(word.lower.as_str(), "should" | "must" | "need" | "needs"))?;
+    let mut next = at + 1;
+    if claim.get(next).is_some_and(|word| word.lower == "to") {
+        next += 1;
+    }
+    claim.get(next).filter(|verb| {
+        verb.kind == WordKind::Content && verb.number.is_none() && !verb.lower.ends_with("ing")
+    })
+}
+
+/// The claim advises an action ("you should shut down your laptop") that
+/// the source only names as an activity ("Keep the laptop powered on –
+/// shutting down destroys evidence"): naming an action is not advising it.
+fn advice_not_given(claim: &[Word], words: &[Word]) -> Option<String> {
+    let verb = advised_verb(claim)?;
+    let mut uses = words
+        .iter()
+        .filter(|other| other.stem == verb.stem)
+        .peekable();
+    let first = uses.peek().copied()?;
+    uses.all(|other| other.lower.ends_with("ing") && other.lower != verb.lower)
+        .then(|| {
+            format!(
+                "the source speaks of \"{}\", it does not advise it",
+                first.lower
+            )
+        })
 }
 
 /// What a key word is, for finding its counterpart in a parallel segment.
@@ -2381,6 +2431,18 @@ mod tests {
                 "When is the renewal meeting?",
                 "The renewal meeting is on 12 June 2025 [1].",
                 renewal,
+                None,
+            ),
+            (
+                "Should I shut down my laptop?",
+                "You should shut down your laptop immediately [1].",
+                "Keep the laptop **powered on** – shutting down destroys evidence held in memory.",
+                Some("\"shutting\""),
+            ),
+            (
+                "Should I shut down my laptop?",
+                "You should keep the laptop powered on [1].",
+                "Keep the laptop **powered on** – shutting down destroys evidence held in memory.",
                 None,
             ),
             (

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use crate::guard::scan::{Action, Scanners, Stage, BIAS_SCANNERS};
 use crate::guard::{
-    apply_policy, CitationVerifier, Grounded, GroundingSettings, Outcome, SourceText,
-    VerifierSettings,
+    apply_policy, CitationPolicy, CitationVerifier, Grounded, GroundingSettings, Outcome,
+    SourceText, VerifierSettings,
 };
 use crate::model::{LanguageModel, SamplingParams};
 use crate::tools::{ToolHandler, ToolResolution};
@@ -110,6 +110,15 @@ impl Pipeline {
     pub fn with_guard(mut self, guard: Arc<Scanners>) -> Self {
         self.guard = guard;
         self
+    }
+
+    /// The citation policy answers get: the tenant's own (`[tenants.<name>]
+    /// citation_policy` in the guard policy), else the configured one.
+    pub fn citation_policy(&self) -> CitationPolicy {
+        self.guard
+            .policy()
+            .citation_policy(self.tenant())
+            .unwrap_or(self.settings.grounding.policy)
     }
 
     fn tenant(&self) -> Option<&str> {
@@ -357,8 +366,12 @@ impl Pipeline {
         let verification = self
             .verifier
             .verify_reply(Some(question), &draft, &source_texts);
+        let grounding = GroundingSettings {
+            policy: self.citation_policy(),
+            ..self.settings.grounding.clone()
+        };
         let mut grounded = apply_policy(
-            &self.settings.grounding,
+            &grounding,
             &self.verifier,
             question,
             &draft,

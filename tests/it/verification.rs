@@ -199,3 +199,50 @@ fn strict_policy_shows_only_verified_sentences_from_a_real_model() {
         }
     }
 }
+
+#[test]
+fn a_tenant_may_set_its_own_citation_policy() {
+    use warden::guard::scan::{GuardPolicy, Scanners};
+    use warden::guard::Outcome;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = small_pipeline(dir.path(), SMOLLM2);
+    let question = "How many weeks of paid sabbatical do employees get after 10 years of service?";
+    // Configured strict: SmolLM2's invented draft is withheld.
+    let strict = pipeline.ask(question, &mut |_| {}).unwrap();
+    assert!(
+        strict
+            .verification
+            .as_ref()
+            .is_some_and(|v| !v.all_grounded()),
+        "the draft was expected to fail verification: {:?}",
+        strict.draft
+    );
+    assert!(strict.outcome.is_refusal(), "{:?}", strict.outcome);
+
+    // Another tenant's setting does not apply; this tenant's does.
+    let tenant = pipeline.retriever.catalog().tenant.clone();
+    let policy = |name: &str| -> GuardPolicy {
+        toml::from_str(&format!(
+            "[tenants.{name}]\ncitation_policy = \"annotate\"\n"
+        ))
+        .unwrap()
+    };
+    pipeline.guard = Arc::new(Scanners::new(policy("someone-else")));
+    assert_eq!(pipeline.citation_policy(), CitationPolicy::Strict);
+    pipeline.guard = Arc::new(Scanners::new(policy(&tenant)));
+    assert_eq!(pipeline.citation_policy(), CitationPolicy::Annotate);
+    let annotated = pipeline.ask(question, &mut |_| {}).unwrap();
+    assert_eq!(annotated.draft, strict.draft);
+    assert_eq!(
+        annotated.outcome,
+        Outcome::Annotated,
+        "{}",
+        annotated.answer
+    );
+    assert!(
+        annotated.answer.contains("[unverified"),
+        "{}",
+        annotated.answer
+    );
+}

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 pub use classifier::InjectionClassifier;
 
+use crate::guard::CitationPolicy;
 use crate::index::Embedder;
 
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,9 @@ pub struct GuardPolicy {
 #[serde(deny_unknown_fields, default)]
 pub struct TenantPolicy {
     pub scanners: BTreeMap<String, Action>,
+    /// How this tenant's answers treat unsupported sentences, over
+    /// `citation_policy` in `warden.toml`.
+    pub citation_policy: Option<CitationPolicy>,
 }
 
 impl Default for GuardPolicy {
@@ -167,6 +171,13 @@ impl GuardPolicy {
             return Err(error(format!("unknown scanner `{name}`")));
         }
         Ok(policy)
+    }
+
+    /// The citation policy `tenant` sets for itself, if it sets one.
+    pub fn citation_policy(&self, tenant: Option<&str>) -> Option<CitationPolicy> {
+        tenant
+            .and_then(|tenant| self.tenants.get(tenant))
+            .and_then(|tenant| tenant.citation_policy)
     }
 
     /// The action for `scanner`, for `tenant` if it overrides it.
@@ -670,12 +681,30 @@ mod tests {
     }
 
     #[test]
+    fn tenants_set_their_own_citation_policy() {
+        let policy: GuardPolicy = toml::from_str(
+            "[tenants.acme]\ncitation_policy = \"annotate\"\n[tenants.globex.scanners]\npii = \"allow\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            policy.citation_policy(Some("acme")),
+            Some(CitationPolicy::Annotate)
+        );
+        assert_eq!(policy.citation_policy(Some("globex")), None);
+        assert_eq!(policy.citation_policy(None), None);
+        let misspelt =
+            toml::from_str::<GuardPolicy>("[tenants.acme]\ncitation_policy = \"lenient\"\n");
+        assert!(misspelt.unwrap_err().to_string().contains("lenient"));
+    }
+
+    #[test]
     fn policy_actions_and_tenant_overrides() {
         let mut policy = GuardPolicy::default();
         policy.tenants.insert(
             "acme".into(),
             TenantPolicy {
                 scanners: [("pii".to_string(), Action::Allow)].into(),
+                citation_policy: None,
             },
         );
         let scanners = Scanners::new(policy);
