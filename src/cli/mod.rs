@@ -1312,6 +1312,10 @@ struct VerifySource {
     text: String,
     #[serde(default)]
     title: Option<String>,
+    /// The markdown headings above the passage in its document, outermost
+    /// first: a chunk cut below its headings is read under them.
+    #[serde(default)]
+    section: Vec<String>,
 }
 
 /// One `warden verify` request → its verdicts, or why it cannot be read.
@@ -1321,7 +1325,10 @@ fn verify_request(verifier: &CitationVerifier, line: &str) -> Result<serde_json:
     let sources: Vec<SourceText> = request
         .sources
         .iter()
-        .map(|source| SourceText::new(source.title.as_deref().unwrap_or(""), &source.text))
+        .map(|source| {
+            SourceText::new(source.title.as_deref().unwrap_or(""), &source.text)
+                .under(&source.section)
+        })
         .collect();
     let verification =
         verifier.verify_reply(request.question.as_deref(), &request.answer, &sources);

@@ -111,6 +111,9 @@ fn warden_verify_reads_json_lines_and_reports_bad_lines_without_stopping() {
         r#"{"answer": "x", "sources": [{"id": "a"}]}"#,
         "",
         r#"{"answer": "I could not find this in the knowledge base.", "sources": []}"#,
+        // The same passage read with and without the heading above it.
+        r###"{"answer": "According to [1], the Leeds office opens at 08:00.", "sources": [{"id": "hours", "text": "The office opens at 08:00 on working days.", "section": ["# Offices", "## Leeds"]}]}"###,
+        r#"{"answer": "According to [1], the Leeds office opens at 08:00.", "sources": [{"id": "hours", "text": "The office opens at 08:00 on working days."}]}"#,
     ]
     .join("\n");
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -138,7 +141,7 @@ fn warden_verify_reads_json_lines_and_reports_bad_lines_without_stopping() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert_eq!(lines.len(), 6, "{lines:#?}");
 
     let first = &lines[0];
     assert_eq!(first["line"], 1);
@@ -160,6 +163,16 @@ fn warden_verify_reads_json_lines_and_reports_bad_lines_without_stopping() {
     assert_eq!(lines[3]["line"], 5);
     assert_eq!(lines[3]["sentences"][0]["verdict"], "no_claim");
     assert_eq!(lines[3]["all_grounded"], true);
+    assert_eq!(
+        lines[4]["sentences"][0]["verdict"], "supported",
+        "{}",
+        lines[4]
+    );
+    assert_eq!(
+        lines[5]["sentences"][0]["verdict"], "unsupported",
+        "{}",
+        lines[5]
+    );
 }
 
 #[test]
