@@ -15,7 +15,8 @@
 //! - `governance/audit-append`: one sealed, chained, fsynced audit record and
 //!   its checkpoint; `governance/rate-limit-admit`: one admission.
 //! - `verify/answer-300-tokens-5-chunks`: citation verification of a
-//!   ~300-token answer (15 sentences, some unsupported) against 5 demo chunks.
+//!   ~300-token answer (13 sentences, some unsupported) against 5 demo chunks,
+//!   as the reply to a question, as the pipeline checks its drafts.
 //!
 //! - `store/*`: the encrypted store on the PostgreSQL 15 manual (Debian's
 //!   `postgresql-doc-15`, ~1,170 HTML pages, fetched by `make bench` with
@@ -238,7 +239,10 @@ fn bench_verify(c: &mut Criterion, embedder: &Embedder) {
     let qwen =
         LanguageModel::load(&manifest, "qwen2.5-coder-0.5b", WeightFormat::Quantized).unwrap();
     let tokens = qwen.count_tokens(&answer).unwrap();
-    let verification = verifier.verify(&answer, &sources);
+    // Checked as the pipeline checks a draft: as the reply to a question,
+    // which adds the checks that read the question's words.
+    let question = "How many days of annual leave do I get, and who must approve my travel?";
+    let verification = verifier.verify_reply(Some(question), &answer, &sources);
     println!(
         "verify case: answer of {tokens} tokens, {} sentences ({} not grounded) against {} chunks",
         verification.sentences.len(),
@@ -247,7 +251,7 @@ fn bench_verify(c: &mut Criterion, embedder: &Embedder) {
     );
     let mut group = c.benchmark_group("verify");
     group.bench_function("answer-300-tokens-5-chunks", |b| {
-        b.iter(|| verifier.verify(&answer, &sources))
+        b.iter(|| verifier.verify_reply(Some(question), &answer, &sources))
     });
     group.finish();
 }

@@ -447,10 +447,12 @@ impl CitationVerifier {
         // A source that names the advised action and does not advise it
         // ("shutting down destroys evidence") outweighs another that only
         // comes near it in meaning ("laptops are remotely locked").
-        let rejected = sources.iter().enumerate().find_map(|(index, source)| {
-            source.sentences.iter().find_map(|sentence| {
-                advice_not_given(&words, &sentence.words)
-                    .map(|reason| format!("source [{}]: {reason}", index + 1))
+        let rejected = advised_verb(&words).and_then(|verb| {
+            sources.iter().enumerate().find_map(|(index, source)| {
+                source.sentences.iter().find_map(|sentence| {
+                    advice_not_given(verb, &sentence.words)
+                        .map(|reason| format!("source [{}]: {reason}", index + 1))
+                })
             })
         });
         if let Some(reason) = rejected {
@@ -1285,11 +1287,10 @@ fn advised_verb(claim: &[Word]) -> Option<&Word> {
     })
 }
 
-/// The claim advises an action ("you should shut down your laptop") that
-/// the source only names as an activity ("Keep the laptop powered on –
+/// The claim advises `verb` ("you should shut down your laptop") where the
+/// source only names it as an activity ("Keep the laptop powered on –
 /// shutting down destroys evidence"): naming an action is not advising it.
-fn advice_not_given(claim: &[Word], words: &[Word]) -> Option<String> {
-    let verb = advised_verb(claim)?;
+fn advice_not_given(verb: &Word, words: &[Word]) -> Option<String> {
     let mut uses = words
         .iter()
         .filter(|other| other.stem == verb.stem)
